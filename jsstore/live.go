@@ -1,0 +1,354 @@
+package jsstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/nats-io/nats.go"
+)
+
+// liveEvent is an ephemeral room event (typing, read receipt) carried on core NATS, never stored.
+type liveEvent struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	Name string `json:"name"`
+	Seq  uint64 `json:"seq,omitempty"`
+}
+
+// Delivery is one item of a live subscription: a committed message or an ephemeral event.
+type Delivery struct {
+	Message *haetae.Message
+	Event   *LiveEvent
+}
+
+// LiveEvent is a typing notice or read receipt.
+type LiveEvent = liveEvent
+
+// ErrSlowConsumer ends a subscription whose reader fell too far behind; it resumes from its cursor.
+var ErrSlowConsumer = haetae.Errorf("slow_consumer", "the connection fell behind; resume from your cursor")
+
+// Hub delivers committed messages to live subscribers on this node. Per shard it follows the message
+// stream by direct gets (no consumer: consumer creation needs the meta leader, which may be in a lost
+// data center), woken by core NATS ticks that writers publish after each commit, and by a timer in case
+// a tick is lost. Every message is read once per node, whatever the number of subscribers.
+type Hub struct {
+	s      *Store
+	tails  []*tail
+	mu     sync.RWMutex
+	rooms  map[string]map[*Subscription]struct{}
+	subs   []*nats.Subscription
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	Buffer int // messages a subscription may have queued before it is a slow consumer
+	// Delivered, when set, counts messages handed to subscribers (for metrics).
+	Delivered func(n int)
+}
+
+type tail struct {
+	shard  int
+	stream string
+	mu     sync.Mutex // held while dispatching, and while a subscription reads pos to register
+	pos    uint64
+	wake   chan struct{}
+}
+
+func newHub(s *Store) (*Hub, error) {
+	h := &Hub{s: s, rooms: map[string]map[*Subscription]struct{}{}, quit: make(chan struct{}), Buffer: 4096}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	for i := 0; i < s.cfg.Shards; i++ {
+		name := fmt.Sprintf(msgStreamFmt, i)
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("open stream %s: %w", name, err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream info %s: %w", name, err)
+		}
+		h.tails = append(h.tails, &tail{shard: i, stream: name, pos: info.State.LastSeq, wake: make(chan struct{}, 1)})
+	}
+	tick, err := s.nc.Subscribe("haetae.tick.*", func(m *nats.Msg) {
+		n, err := strconv.Atoi(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
+		if err == nil && n >= 0 && n < len(h.tails) {
+			select {
+			case h.tails[n].wake <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.nc.Subscribe(fmt.Sprintf(eventSubject, "*"), func(m *nats.Msg) {
+		var e liveEvent
+		if json.Unmarshal(m.Data, &e) == nil {
+			h.dispatchEvent(&e)
+		}
+	})
+	if err != nil {
+		tick.Unsubscribe()
+		return nil, err
+	}
+	h.subs = []*nats.Subscription{tick, ev}
+	for _, t := range h.tails {
+		h.wg.Add(1)
+		go h.follow(t)
+	}
+	return h, nil
+}
+
+func (h *Hub) close() {
+	select {
+	case <-h.quit:
+		return
+	default:
+	}
+	close(h.quit)
+	for _, s := range h.subs {
+		s.Unsubscribe()
+	}
+	h.wg.Wait()
+	h.mu.Lock()
+	for _, set := range h.rooms {
+		for sub := range set {
+			sub.end(haetae.Errorf(haetae.EUnavailable, "this node is shutting down; resume on another"))
+		}
+	}
+	h.mu.Unlock()
+}
+
+// follow reads a shard's stream past t.pos whenever woken, and hands each message to its subscribers.
+func (h *Hub) follow(t *tail) {
+	defer h.wg.Done()
+	timer := time.NewTicker(time.Second)
+	defer timer.Stop()
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-t.wake:
+		case <-timer.C:
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), h.s.cfg.RequestTimeout)
+			raw, pending, err := directGetBatch(ctx, h.s.nc, t.stream, directGetReq{Seq: t.pos + 1, Batch: 512})
+			cancel()
+			if err != nil {
+				h.s.cfg.Logger.Warn("live tail read failed", "stream", t.stream, "err", err)
+				break
+			}
+			if len(raw) > 0 {
+				h.dispatch(t, raw)
+			}
+			if len(raw) == 0 || pending == 0 {
+				break
+			}
+		}
+	}
+}
+
+func (h *Hub) dispatch(t *tail, raw []storedMsg) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, r := range raw {
+		if r.Seq <= t.pos {
+			continue
+		}
+		t.pos = r.Seq
+		room := r.Subject[strings.LastIndexByte(r.Subject, '.')+1:]
+		set := h.rooms[room]
+		if len(set) == 0 {
+			continue
+		}
+		msg, err := decodeMessage(r)
+		if err != nil {
+			h.s.cfg.Logger.Error("undecodable message in stream", "stream", t.stream, "seq", r.Seq, "err", err)
+			continue
+		}
+		for sub := range set {
+			sub.push(Delivery{Message: msg})
+			n++
+		}
+	}
+	if n > 0 && h.Delivered != nil {
+		h.Delivered(n)
+	}
+}
+
+func (h *Hub) dispatchEvent(e *liveEvent) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for sub := range h.rooms[e.Room] {
+		sub.pushEvent(Delivery{Event: e})
+	}
+}
+
+func (h *Hub) publishEvent(room string, e liveEvent) {
+	b, _ := json.Marshal(e)
+	h.s.nc.Publish(fmt.Sprintf(eventSubject, room), b)
+}
+
+// Subscription is one live subscription to one room. C yields every message with seq > after in order,
+// then new ones as they commit, interleaved with events; it is closed when the subscription ends, and
+// Err then says why.
+type Subscription struct {
+	Room string
+	C    <-chan Delivery
+
+	h      *Hub
+	out    chan Delivery
+	live   chan Delivery
+	mu     sync.Mutex
+	err    error
+	ended  chan struct{}
+	cancel context.CancelFunc
+}
+
+// Subscribe starts a live subscription for caller to room after the cursor after. Errors: not_found.
+func (h *Hub) Subscribe(ctx context.Context, caller, room string, after uint64) (*Subscription, error) {
+	rec, err := h.s.Rooms.member(ctx, caller, room)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	sub := &Subscription{Room: rec.ID, h: h, out: make(chan Delivery, 64), live: make(chan Delivery, h.Buffer), ended: make(chan struct{}), cancel: cancel}
+	sub.C = sub.out
+	t := h.tails[rec.Shard]
+	// Registering and reading pos under the tail's lock splits the room's messages exactly: those up to
+	// pos are in the store for the catch-up below, those after pos will be pushed to sub.live.
+	t.mu.Lock()
+	h.mu.Lock()
+	set := h.rooms[rec.ID]
+	if set == nil {
+		set = map[*Subscription]struct{}{}
+		h.rooms[rec.ID] = set
+	}
+	set[sub] = struct{}{}
+	h.mu.Unlock()
+	pos := t.pos
+	t.mu.Unlock()
+	go sub.run(sctx, rec, after, pos)
+	return sub, nil
+}
+
+func (sub *Subscription) run(ctx context.Context, rec *roomRecord, after, pos uint64) {
+	defer close(sub.out)
+	defer sub.unregister()
+	last := after
+	send := func(d Delivery) bool {
+		select {
+		case sub.out <- d:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-sub.ended:
+			return false
+		}
+	}
+	for last < pos {
+		rctx, cancel := context.WithTimeout(ctx, sub.h.s.cfg.RequestTimeout)
+		msgs, err := sub.h.s.Messages.read(rctx, rec, last+1, pos, 256)
+		cancel()
+		if err != nil {
+			sub.end(err)
+			return
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			if !send(Delivery{Message: m}) {
+				return
+			}
+			last = m.Seq
+		}
+	}
+	for {
+		select {
+		case d := <-sub.live:
+			if d.Message != nil {
+				if d.Message.Seq <= last {
+					continue
+				}
+				last = d.Message.Seq
+			}
+			if !send(d) {
+				return
+			}
+		case <-sub.ended:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// push hands a message to the subscription without blocking the tail; a full buffer ends the
+// subscription as a slow consumer, which loses nothing: the client resumes from its cursor.
+func (sub *Subscription) push(d Delivery) {
+	select {
+	case sub.live <- d:
+	default:
+		sub.end(ErrSlowConsumer)
+	}
+}
+
+// pushEvent drops ephemeral events rather than ending a subscription that is merely busy.
+func (sub *Subscription) pushEvent(d Delivery) {
+	if len(sub.live) > cap(sub.live)/2 {
+		return
+	}
+	select {
+	case sub.live <- d:
+	default:
+	}
+}
+
+func (sub *Subscription) end(err error) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.err == nil {
+		sub.err = err
+		close(sub.ended)
+	}
+}
+
+// Err says why the subscription ended: nil after Close.
+func (sub *Subscription) Err() error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.err == errClosed {
+		return nil
+	}
+	return sub.err
+}
+
+var errClosed = fmt.Errorf("subscription closed")
+
+// Close ends the subscription.
+func (sub *Subscription) Close() {
+	sub.end(errClosed)
+	sub.cancel()
+}
+
+func (sub *Subscription) unregister() {
+	h := sub.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.rooms[sub.Room]; set != nil {
+		delete(set, sub)
+		if len(set) == 0 {
+			delete(h.rooms, sub.Room)
+		}
+	}
+}

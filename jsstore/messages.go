@@ -1,0 +1,446 @@
+package jsstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// storedMessage is a message's payload in its stream; room and seq come from the subject and sequence.
+type storedMessage struct {
+	ClientID string    `json:"c"`
+	From     string    `json:"f"`
+	Kind     string    `json:"k"`
+	Text     string    `json:"t"`
+	SentAt   time.Time `json:"at"`
+}
+
+func decodeMessage(m storedMsg) (*haetae.Message, error) {
+	var sm storedMessage
+	if err := json.Unmarshal(m.Data, &sm); err != nil {
+		return nil, fmt.Errorf("decode message %d: %w", m.Seq, err)
+	}
+	room := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	return &haetae.Message{Room: room, Seq: m.Seq, ClientID: sm.ClientID, From: sm.From, Kind: sm.Kind, Text: sm.Text, SentAt: sm.SentAt}, nil
+}
+
+// pendingSend is one message waiting for its batch to commit.
+type pendingSend struct {
+	msgID   string
+	subject string
+	data    []byte
+	msg     *haetae.Message
+	done    chan struct{}
+	// Set by the batcher before done is closed.
+	seq uint64
+	dup bool // JetStream already had msgID: seq is the original's
+	err error
+}
+
+// MessageService implements [haetae.MessageService]. Sends are group-committed: a batcher per shard
+// gathers what arrives while the previous batch is being synced and commits it as one JetStream atomic
+// batch, so many messages share one fsync. Durability is unchanged: nothing is acknowledged before
+// JetStream acknowledged its batch.
+type MessageService struct {
+	s        *Store
+	queues   []chan *pendingSend
+	mu       sync.Mutex
+	inflight map[string]*pendingSend // by Nats-Msg-Id: a batch must not hold the same id twice
+	wg       sync.WaitGroup
+	quit     chan struct{}
+	closed   bool
+	// Observe, when set, is told the size of every committed batch (for metrics).
+	Observe func(batchSize int, took time.Duration)
+}
+
+var _ haetae.MessageService = (*MessageService)(nil)
+
+func newMessageService(s *Store) *MessageService {
+	m := &MessageService{s: s, inflight: map[string]*pendingSend{}, quit: make(chan struct{})}
+	for i := 0; i < s.cfg.Shards; i++ {
+		q := make(chan *pendingSend, s.cfg.BatchMax*s.cfg.BatchWorkers*4)
+		m.queues = append(m.queues, q)
+		for w := 0; w < s.cfg.BatchWorkers; w++ {
+			m.wg.Add(1)
+			go m.batcher(i, q)
+		}
+	}
+	return m
+}
+
+func (m *MessageService) close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.quit)
+	m.wg.Wait()
+}
+
+// Send implements [haetae.MessageService].
+func (m *MessageService) Send(ctx context.Context, caller, room, clientID, text string) (*haetae.Message, bool, error) {
+	rec, err := m.s.Rooms.member(ctx, caller, room)
+	if err != nil {
+		return nil, false, err
+	}
+	lim := m.s.cfg.Limits
+	if err := lim.ValidClientID(clientID); err != nil {
+		return nil, false, err
+	}
+	if err := lim.ValidText(text); err != nil {
+		return nil, false, err
+	}
+	return m.post(ctx, rec, caller, clientID, haetae.KindText, text)
+}
+
+// post commits a message of any kind; services other than chat (gifts, system notices) use it too.
+func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, clientID, kind, text string) (*haetae.Message, bool, error) {
+	msg := &haetae.Message{Room: rec.ID, ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: m.s.cfg.Now().UTC()}
+	data, _ := json.Marshal(storedMessage{ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: msg.SentAt})
+	p := &pendingSend{msgID: rec.ID + "/" + subjectToken(from) + "/" + clientID, subject: roomSubject(rec), data: data, msg: msg, done: make(chan struct{})}
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, false, haetae.Errorf(haetae.EUnavailable, "this node is shutting down; retry on another")
+	}
+	if first, ok := m.inflight[p.msgID]; ok {
+		// The same id is already on its way (a client retrying before its first try was answered):
+		// wait for it and answer as a repeat.
+		m.mu.Unlock()
+		select {
+		case <-first.done:
+		case <-ctx.Done():
+			return nil, false, storeErr("send", ctx.Err())
+		}
+		if first.err != nil {
+			return nil, false, first.err
+		}
+		return m.repeat(ctx, rec, msg, first.seq)
+	}
+	m.inflight[p.msgID] = p
+	m.mu.Unlock()
+
+	select {
+	case m.queues[rec.Shard] <- p:
+	case <-ctx.Done():
+		m.forget(p, storeErr("send", ctx.Err()))
+		return nil, false, p.err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// The batch may still commit; the client's retry with the same client_id will find it.
+		return nil, false, storeErr("send", ctx.Err())
+	}
+	if p.err != nil {
+		return nil, false, p.err
+	}
+	if p.dup {
+		return m.repeat(ctx, rec, msg, p.seq)
+	}
+	msg.Seq = p.seq
+	return msg, true, nil
+}
+
+func (m *MessageService) forget(p *pendingSend, err error) {
+	m.mu.Lock()
+	if m.inflight[p.msgID] == p {
+		delete(m.inflight, p.msgID)
+	}
+	m.mu.Unlock()
+	p.err = err
+	close(p.done)
+}
+
+// repeat answers a send whose id was used before: the original message if the text is the same, else
+// idempotency_conflict.
+func (m *MessageService) repeat(ctx context.Context, rec *roomRecord, msg *haetae.Message, seq uint64) (*haetae.Message, bool, error) {
+	ctx, cancel := m.s.timeout(ctx)
+	defer cancel()
+	msgs, _, err := directGetBatch(ctx, m.s.nc, roomStream(rec), directGetReq{Seq: seq, Batch: 1})
+	if err != nil {
+		return nil, false, storeErr("read original message", err)
+	}
+	if len(msgs) != 1 || msgs[0].Seq != seq {
+		return nil, false, storeErr("read original message", fmt.Errorf("message %d of %s is gone", seq, rec.ID))
+	}
+	orig, err := decodeMessage(msgs[0])
+	if err != nil {
+		return nil, false, storeErr("read original message", err)
+	}
+	if orig.Text != msg.Text || orig.Kind != msg.Kind || orig.From != msg.From {
+		return nil, false, haetae.Errorf(haetae.EIdempotencyConflict, "client_id %q was already used for another message (seq %d)", msg.ClientID, seq)
+	}
+	return orig, false, nil
+}
+
+// batcher commits what its shard's queue holds, up to BatchMax messages at a time.
+func (m *MessageService) batcher(shard int, q chan *pendingSend) {
+	defer m.wg.Done()
+	stream := fmt.Sprintf(msgStreamFmt, shard)
+	batch := make([]*pendingSend, 0, m.s.cfg.BatchMax)
+	for {
+		select {
+		case p := <-q:
+			batch = append(batch[:0], p)
+		case <-m.quit:
+			// Fail whatever is still queued so no sender waits forever.
+			for {
+				select {
+				case p := <-q:
+					m.finish([]*pendingSend{p}, haetae.Errorf(haetae.EUnavailable, "this node is shutting down; retry on another"))
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < m.s.cfg.BatchMax {
+			select {
+			case p := <-q:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		start := time.Now()
+		m.commit(stream, batch)
+		if m.Observe != nil {
+			m.Observe(len(batch), time.Since(start))
+		}
+		var last uint64
+		for _, p := range batch {
+			if p.err == nil && !p.dup && p.seq > last {
+				last = p.seq
+			}
+		}
+		m.finish(batch, nil)
+		if last > 0 {
+			// Wake every node's live tail of this shard (this one included).
+			m.s.nc.Publish(fmt.Sprintf(tickSubjectFmt, shard), strconv.AppendUint(nil, last, 10))
+		}
+	}
+}
+
+func (m *MessageService) finish(batch []*pendingSend, err error) {
+	m.mu.Lock()
+	for _, p := range batch {
+		if err != nil {
+			p.err = err
+		}
+		if m.inflight[p.msgID] == p {
+			delete(m.inflight, p.msgID)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+type batchAck struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+	Count  int    `json:"count"`
+	Error  *struct {
+		Code    int    `json:"code"`
+		ErrCode int    `json:"err_code"`
+		Desc    string `json:"description"`
+	} `json:"error"`
+}
+
+// commit stores a batch: one message as a plain publish, more as one atomic batch. An atomic batch fails
+// as a whole if any id in it was stored before (a retry of an acknowledged send); then each message is
+// published on its own, where JetStream answers a repeat with the original's sequence.
+func (m *MessageService) commit(stream string, batch []*pendingSend) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.s.cfg.RequestTimeout)
+	defer cancel()
+	if len(batch) > 1 {
+		err := m.commitAtomic(ctx, batch)
+		if err == nil {
+			return
+		}
+		if _, ok := err.(*apiError); !ok {
+			for _, p := range batch {
+				p.err = storeErr("commit batch", err)
+			}
+			return
+		}
+	}
+	for _, p := range batch {
+		msg := nats.NewMsg(p.subject)
+		msg.Data = p.data
+		msg.Header.Set(jetstream.MsgIDHeader, p.msgID)
+		ack, err := m.s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(stream))
+		if err != nil {
+			p.err = storeErr("publish message", err)
+			continue
+		}
+		p.seq, p.dup = ack.Sequence, ack.Duplicate
+	}
+}
+
+type apiError struct{ code, errCode int; desc string }
+
+func (e *apiError) Error() string { return fmt.Sprintf("jetstream: %s (%d/%d)", e.desc, e.code, e.errCode) }
+
+func (m *MessageService) commitAtomic(ctx context.Context, batch []*pendingSend) error {
+	id := nuid.Next()
+	for i, p := range batch {
+		msg := nats.NewMsg(p.subject)
+		msg.Data = p.data
+		msg.Header.Set(jetstream.MsgIDHeader, p.msgID)
+		msg.Header.Set("Nats-Batch-Id", id)
+		msg.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i < len(batch)-1 {
+			if err := m.s.nc.PublishMsg(msg); err != nil {
+				return err
+			}
+			continue
+		}
+		msg.Header.Set("Nats-Batch-Commit", "1")
+		resp, err := m.s.nc.RequestMsgWithContext(ctx, msg)
+		if err != nil {
+			return err
+		}
+		var ack batchAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return fmt.Errorf("decode batch ack: %w", err)
+		}
+		if ack.Error != nil {
+			return &apiError{ack.Error.Code, ack.Error.ErrCode, ack.Error.Desc}
+		}
+		if ack.Count != len(batch) {
+			return fmt.Errorf("batch ack counts %d messages, sent %d", ack.Count, len(batch))
+		}
+		// An atomic batch is stored as consecutive sequences ending at ack.Seq.
+		first := ack.Seq - uint64(len(batch)) + 1
+		for j, q := range batch {
+			q.seq = first + uint64(j)
+		}
+	}
+	return nil
+}
+
+// History implements [haetae.MessageService].
+func (m *MessageService) History(ctx context.Context, caller, room string, q haetae.HistoryQuery) ([]*haetae.Message, uint64, error) {
+	rec, err := m.s.Rooms.member(ctx, caller, room)
+	if err != nil {
+		return nil, 0, err
+	}
+	lim := m.s.cfg.Limits
+	if q.Limit == 0 {
+		q.Limit = lim.HistoryDefault
+	}
+	if q.Limit < 1 || q.Limit > lim.HistoryMax {
+		return nil, 0, haetae.Errorf(haetae.EInvalid, "limit is 1 to %d", lim.HistoryMax)
+	}
+	ctx, cancel := m.s.timeout(ctx)
+	defer cancel()
+	start, upTo := q.After+1, uint64(0)
+	if q.Before > 0 {
+		if q.Before <= start {
+			return []*haetae.Message{}, q.Before, nil
+		}
+		upTo = q.Before - 1
+		if start, err = m.pageStart(ctx, rec, start, q.Before, q.Limit); err != nil {
+			return nil, 0, err
+		}
+	}
+	msgs, err := m.read(ctx, rec, start, upTo, q.Limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	next := q.After
+	if q.Before > 0 {
+		next = q.Before
+		if len(msgs) > 0 {
+			next = msgs[0].Seq
+		}
+	} else if len(msgs) > 0 {
+		next = msgs[len(msgs)-1].Seq
+	}
+	return msgs, next, nil
+}
+
+// read returns up to limit messages of a room from seq start on (and up to upTo when it is not 0).
+func (m *MessageService) read(ctx context.Context, rec *roomRecord, start, upTo uint64, limit int) ([]*haetae.Message, error) {
+	out := make([]*haetae.Message, 0, limit)
+	for len(out) < limit {
+		raw, pending, err := directGetBatch(ctx, m.s.nc, roomStream(rec), directGetReq{Seq: start, NextFor: roomSubject(rec), Batch: limit - len(out), UpToSeq: upTo})
+		if err != nil {
+			return nil, storeErr("read messages", err)
+		}
+		for _, r := range raw {
+			if upTo > 0 && r.Seq > upTo {
+				return out, nil
+			}
+			msg, err := decodeMessage(r)
+			if err != nil {
+				return nil, storeErr("read messages", err)
+			}
+			out = append(out, msg)
+			start = r.Seq + 1
+		}
+		if len(raw) == 0 || pending == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// countFrom counts a room's messages with seq >= from, as JetStream's filtered num-pending.
+func (m *MessageService) countFrom(ctx context.Context, rec *roomRecord, from uint64) (uint64, error) {
+	raw, _, err := directGetBatch(ctx, m.s.nc, roomStream(rec), directGetReq{Seq: from, NextFor: roomSubject(rec), Batch: 1})
+	if err != nil {
+		return 0, storeErr("count messages", err)
+	}
+	if len(raw) == 0 {
+		return 0, nil
+	}
+	return 1 + raw[0].Pending, nil
+}
+
+// pageStart finds where a backward page of limit messages below before begins: the largest seq s >= lo
+// with at least limit messages in [s, before). JetStream has no reverse read, so this is a binary search
+// over counts, about 2·log2(stream length) direct gets.
+func (m *MessageService) pageStart(ctx context.Context, rec *roomRecord, lo, before uint64, limit int) (uint64, error) {
+	atBefore, err := m.countFrom(ctx, rec, before)
+	if err != nil {
+		return 0, err
+	}
+	total, err := m.countFrom(ctx, rec, lo)
+	if err != nil {
+		return 0, err
+	}
+	if total-atBefore <= uint64(limit) {
+		return lo, nil
+	}
+	hi := before - 1
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		n, err := m.countFrom(ctx, rec, mid)
+		if err != nil {
+			return 0, err
+		}
+		if n-atBefore >= uint64(limit) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
+}

@@ -1,0 +1,388 @@
+package jsstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// roomRecord is what the rooms bucket keeps of a room. Members only ever grow, which is what makes the
+// room cache safe: a cached "is a member" is never wrong, and a "not a member" is re-read before it is
+// believed.
+type roomRecord struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Members   []string  `json:"members"`
+	Shard     int       `json:"shard"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	rev       uint64
+}
+
+func (r *roomRecord) hasMember(name string) bool { return slices.Contains(r.Members, name) }
+
+// RoomService implements [haetae.RoomService] on the rooms bucket.
+type RoomService struct {
+	s     *Store
+	cache *roomCache
+}
+
+var _ haetae.RoomService = (*RoomService)(nil)
+
+var roomIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func newRoomID() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return roomIDEncoding.EncodeToString(b)
+}
+
+func shardOf(id string, shards int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(shards))
+}
+
+func roomKey(id string) string           { return "room." + id }
+func memberKey(user, id string) string   { return "member." + subjectToken(user) + "." + id }
+func readKey(user, id string) string     { return "read." + subjectToken(user) + "." + id }
+func roomSubject(r *roomRecord) string   { return fmt.Sprintf(msgSubjectFmt, r.Shard, r.ID) }
+func roomStream(r *roomRecord) string    { return fmt.Sprintf(msgStreamFmt, r.Shard) }
+func notFoundRoom() error                { return haetae.Errorf(haetae.ENotFound, "no such room") }
+func (rs *RoomService) lim() haetae.Limits { return rs.s.cfg.Limits }
+
+// CreateRoom implements [haetae.RoomService].
+func (rs *RoomService) CreateRoom(ctx context.Context, caller, title string, members []string) (*haetae.Room, error) {
+	if err := rs.lim().ValidTitle(title); err != nil {
+		return nil, err
+	}
+	all := []string{caller}
+	for _, m := range members {
+		if err := rs.lim().ValidName(m); err != nil {
+			return nil, haetae.Errorf(haetae.EInvalidName, "member %q is not a valid name", truncate(m, 40))
+		}
+		if !slices.Contains(all, m) {
+			all = append(all, m)
+		}
+		if len(all) > rs.lim().MembersMax {
+			return nil, haetae.Errorf(haetae.ETooManyMembers, "a room has at most %d members", rs.lim().MembersMax)
+		}
+	}
+	for _, m := range all[1:] {
+		ok, err := rs.s.Users.userExists(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", m)
+		}
+	}
+	rec := &roomRecord{ID: newRoomID(), Title: title, Members: all, CreatedBy: caller, CreatedAt: rs.s.cfg.Now().UTC()}
+	rec.Shard = shardOf(rec.ID, rs.s.cfg.Shards)
+	ctx, cancel := rs.s.timeout(ctx)
+	defer cancel()
+	// The member index is written first: a crash in between leaves index entries pointing at no room,
+	// which listing skips, rather than a room some members cannot find.
+	for _, m := range all {
+		if _, err := rs.s.rooms.Put(ctx, memberKey(m, rec.ID), nil); err != nil {
+			return nil, storeErr("index member", err)
+		}
+	}
+	b, _ := json.Marshal(rec)
+	rev, err := rs.s.rooms.Create(ctx, roomKey(rec.ID), b)
+	if err != nil {
+		return nil, storeErr("create room", err)
+	}
+	rec.rev = rev
+	rs.cache.put(rec)
+	return rec.view(0, 0), nil
+}
+
+func (r *roomRecord) view(last, unread uint64) *haetae.Room {
+	return &haetae.Room{ID: r.ID, Title: r.Title, Members: slices.Clone(r.Members), LastSeq: last, Unread: unread}
+}
+
+// load reads a room from the bucket, bypassing the cache.
+func (rs *RoomService) load(ctx context.Context, id string) (*roomRecord, error) {
+	ctx, cancel := rs.s.timeout(ctx)
+	defer cancel()
+	e, err := rs.s.rooms.Get(ctx, roomKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr("get room", err)
+	}
+	var rec roomRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, storeErr("decode room", err)
+	}
+	rec.rev = e.Revision()
+	rs.cache.put(&rec)
+	return &rec, nil
+}
+
+// member returns the room if caller is one of its members, else not_found. This is the one gate every
+// room route passes through.
+func (rs *RoomService) member(ctx context.Context, caller, id string) (*roomRecord, error) {
+	if err := haetae.ValidRoomID(id); err != nil {
+		return nil, err
+	}
+	if rec := rs.cache.get(id); rec != nil && rec.hasMember(caller) {
+		return rec, nil
+	}
+	rec, err := rs.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !rec.hasMember(caller) {
+		return nil, notFoundRoom()
+	}
+	return rec, nil
+}
+
+// AddMember implements [haetae.RoomService].
+func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (*haetae.Room, error) {
+	if _, err := rs.member(ctx, caller, id); err != nil {
+		return nil, err
+	}
+	if err := rs.lim().ValidName(name); err != nil {
+		return nil, err
+	}
+	ok, err := rs.s.Users.userExists(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", name)
+	}
+	for attempt := 0; ; attempt++ {
+		rec, err := rs.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			return nil, notFoundRoom()
+		}
+		if rec.hasMember(name) {
+			return rs.withCounts(ctx, caller, rec)
+		}
+		if len(rec.Members) >= rs.lim().MembersMax {
+			return nil, haetae.Errorf(haetae.ETooManyMembers, "a room has at most %d members", rs.lim().MembersMax)
+		}
+		next := *rec
+		next.Members = append(slices.Clone(rec.Members), name)
+		b, _ := json.Marshal(&next)
+		cctx, cancel := rs.s.timeout(ctx)
+		_, err = rs.s.rooms.Put(cctx, memberKey(name, id), nil)
+		if err == nil {
+			next.rev, err = rs.s.rooms.Update(cctx, roomKey(id), b, rec.rev)
+		}
+		cancel()
+		if err == nil {
+			rs.cache.put(&next)
+			return rs.withCounts(ctx, caller, &next)
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 10 {
+			return nil, storeErr("add member", err)
+		}
+		// Another node changed the room first (stale revision): read it again and retry.
+	}
+}
+
+// Rooms implements [haetae.RoomService]. The member index is read by direct gets over its subjects, so
+// listing needs no consumer.
+func (rs *RoomService) Rooms(ctx context.Context, caller string) ([]*haetae.Room, error) {
+	ctx, cancel := rs.s.timeout(ctx)
+	defer cancel()
+	prefix := "$KV." + roomsBucket + "." + memberKey(caller, "")
+	var ids []string
+	var seq uint64 = 1
+	for len(ids) < 10000 {
+		msgs, pending, err := directGetBatch(ctx, rs.s.nc, "KV_"+roomsBucket, directGetReq{Seq: seq, NextFor: prefix + "*", Batch: 256})
+		if err != nil {
+			return nil, storeErr("list rooms", err)
+		}
+		for _, m := range msgs {
+			ids = append(ids, strings.TrimPrefix(m.Subject, prefix))
+			seq = m.Seq + 1
+		}
+		if len(msgs) == 0 || pending == 0 {
+			break
+		}
+	}
+	type entry struct {
+		room *haetae.Room
+		at   time.Time
+	}
+	var out []entry
+	for _, id := range ids {
+		rec, err := rs.member(ctx, caller, id)
+		if haetae.ErrorCode(err) == haetae.ENotFound {
+			continue // an index entry of a room whose creation did not finish
+		}
+		if err != nil {
+			return nil, err
+		}
+		room, at, err := rs.counts(ctx, caller, rec)
+		if err != nil {
+			return nil, err
+		}
+		if at.IsZero() {
+			at = rec.CreatedAt
+		}
+		out = append(out, entry{room, at})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].at.After(out[j].at) })
+	rooms := make([]*haetae.Room, len(out))
+	for i, e := range out {
+		rooms[i] = e.room
+	}
+	return rooms, nil
+}
+
+func (rs *RoomService) withCounts(ctx context.Context, caller string, rec *roomRecord) (*haetae.Room, error) {
+	r, _, err := rs.counts(ctx, caller, rec)
+	return r, err
+}
+
+// counts fills in the caller's view of a room: the last seq (and its time) and how many messages follow
+// the caller's read position, which JetStream counts for us (Nats-Num-Pending of a filtered direct get).
+func (rs *RoomService) counts(ctx context.Context, caller string, rec *roomRecord) (*haetae.Room, time.Time, error) {
+	last, at, err := rs.lastSeq(ctx, rec)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	read, _, err := rs.readPos(ctx, caller, rec.ID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var unread uint64
+	if last > read {
+		msgs, _, err := directGetBatch(ctx, rs.s.nc, roomStream(rec), directGetReq{Seq: read + 1, NextFor: roomSubject(rec), Batch: 1})
+		if err != nil {
+			return nil, time.Time{}, storeErr("count unread", err)
+		}
+		if len(msgs) == 1 {
+			unread = 1 + msgs[0].Pending
+		}
+	}
+	return rec.view(last, unread), at, nil
+}
+
+func (rs *RoomService) lastSeq(ctx context.Context, rec *roomRecord) (uint64, time.Time, error) {
+	msgs, _, err := directGetBatch(ctx, rs.s.nc, roomStream(rec), directGetReq{LastFor: roomSubject(rec)})
+	if err != nil {
+		return 0, time.Time{}, storeErr("last seq", err)
+	}
+	if len(msgs) == 0 {
+		return 0, time.Time{}, nil
+	}
+	return msgs[0].Seq, msgs[0].Time, nil
+}
+
+func (rs *RoomService) readPos(ctx context.Context, caller, id string) (uint64, uint64, error) {
+	e, err := rs.s.rooms.Get(ctx, readKey(caller, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, storeErr("get read position", err)
+	}
+	n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	return n, e.Revision(), nil
+}
+
+// MarkRead implements [haetae.RoomService].
+func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint64) error {
+	rec, err := rs.member(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := rs.s.timeout(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cur, rev, err := rs.readPos(ctx, caller, id)
+		if err != nil {
+			return err
+		}
+		if cur >= seq {
+			return nil // read positions never move back
+		}
+		val := []byte(strconv.FormatUint(seq, 10))
+		if rev == 0 {
+			_, err = rs.s.rooms.Create(ctx, readKey(caller, id), val)
+		} else {
+			_, err = rs.s.rooms.Update(ctx, readKey(caller, id), val, rev)
+		}
+		if err == nil {
+			rs.s.Live.publishEvent(rec.ID, liveEvent{Type: "read", Room: rec.ID, Name: caller, Seq: seq})
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 10 {
+			return storeErr("mark read", err)
+		}
+	}
+}
+
+// Typing announces that caller is typing in a room; it is not stored.
+func (rs *RoomService) Typing(ctx context.Context, caller, id string) error {
+	rec, err := rs.member(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	rs.s.Live.publishEvent(rec.ID, liveEvent{Type: "typing", Room: rec.ID, Name: caller})
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// roomCache keeps room records by id, bounded in size.
+type roomCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]*roomRecord
+}
+
+func newRoomCache(max int) *roomCache { return &roomCache{max: max, m: map[string]*roomRecord{}} }
+
+func (c *roomCache) get(id string) *roomRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[id]
+}
+
+func (c *roomCache) put(r *roomRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[r.ID]; old != nil && old.rev > r.rev {
+		return // never replace a newer record by an older read
+	}
+	if len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			if len(c.m) < c.max*9/10 {
+				break
+			}
+		}
+	}
+	c.m[r.ID] = r
+}

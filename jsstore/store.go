@@ -1,0 +1,197 @@
+// Package jsstore implements Haetae's services on NATS JetStream: every piece of state is a stream or a
+// KV bucket, replicated by JetStream itself. What this package keeps in memory (room cache, token cache,
+// the live tail position) is a cache rebuilt from JetStream; losing it loses nothing.
+//
+// Data model (see docs/architecture.md):
+//   - HAETAE_MSGS_<n>: the messages of every room hashed to shard n, subject haetae.msg.<n>.<room>.
+//     Stream sequence = message seq. Nats-Msg-Id = room/from/client_id makes sends idempotent.
+//   - KV haetae_users: u.<name> → user record with the argon2id hash.
+//   - KV haetae_sessions: t.<sha256(token)> → session; the bucket's TTL expires them.
+//   - KV haetae_rooms: room.<id> → room record; member.<user>.<id> → index for listing;
+//     read.<user>.<id> → read position.
+//
+// No stream and no consumer per room or per user: a million rooms are a million subjects.
+package jsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config sets how the store lays out and replicates its data.
+type Config struct {
+	// Replicas of every stream and bucket: 1 on a single node, 3 across three data centers.
+	Replicas int
+	// Shards is how many message streams new rooms are hashed over. Existing rooms keep their shard.
+	Shards int
+	// DedupeWindow is how long a message's client_id is remembered by JetStream's duplicate tracking.
+	DedupeWindow time.Duration
+	// SessionTTL is how long a token is accepted.
+	SessionTTL time.Duration
+	// BatchMax caps the messages committed in one atomic batch (one fsync).
+	BatchMax int
+	// BatchWorkers is how many batches may be in flight at once per shard.
+	BatchWorkers int
+	// RequestTimeout bounds every JetStream call that has no deadline of its own.
+	RequestTimeout time.Duration
+	// Argon2 cost of password hashes.
+	Argon2 Argon2Params
+	Limits haetae.Limits
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the single-node configuration.
+func DefaultConfig() Config {
+	return Config{
+		Replicas:       1,
+		Shards:         3,
+		DedupeWindow:   15 * time.Minute,
+		SessionTTL:     7 * 24 * time.Hour,
+		BatchMax:       100,
+		BatchWorkers:   4,
+		RequestTimeout: 10 * time.Second,
+		Argon2:         DefaultArgon2,
+		Limits:         haetae.DefaultLimits,
+		Now:            time.Now,
+		Logger:         slog.Default(),
+	}
+}
+
+// Store holds the JetStream handles shared by the services.
+type Store struct {
+	cfg      Config
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	users    jetstream.KeyValue
+	sessions jetstream.KeyValue
+	rooms    jetstream.KeyValue
+
+	Users    *UserService
+	Rooms    *RoomService
+	Messages *MessageService
+	Live     *Hub
+}
+
+const (
+	usersBucket    = "haetae_users"
+	sessionsBucket = "haetae_sessions"
+	roomsBucket    = "haetae_rooms"
+	msgStreamFmt   = "HAETAE_MSGS_%d"
+	msgSubjectFmt  = "haetae.msg.%d.%s"
+	tickSubjectFmt = "haetae.tick.%d"
+	eventSubject   = "haetae.ev.%s"
+)
+
+// Open creates or updates the streams and buckets and starts the services' background work (batchers,
+// the live tail). Close stops it.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	if cfg.Shards < 1 || cfg.Shards > 64 {
+		return nil, fmt.Errorf("shards must be 1 to 64, not %d", cfg.Shards)
+	}
+	if cfg.Replicas < 1 {
+		return nil, fmt.Errorf("replicas must be at least 1")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, nc: nc, js: js}
+	if s.users, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: usersBucket, Description: "haetae user accounts"}); err != nil {
+		return nil, err
+	}
+	if s.sessions, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: sessionsBucket, Description: "haetae sessions by token hash", TTL: cfg.SessionTTL}); err != nil {
+		return nil, err
+	}
+	if s.rooms, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: roomsBucket, Description: "haetae rooms, membership index, read positions"}); err != nil {
+		return nil, err
+	}
+	for i := 0; i < cfg.Shards; i++ {
+		if err := s.messageStream(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	s.Users = &UserService{s: s, cache: newTokenCache(50000)}
+	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
+	s.Messages = newMessageService(s)
+	s.Live, err = newHub(s)
+	if err != nil {
+		s.Messages.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the background work. In-flight sends are finished or failed first.
+func (s *Store) Close() {
+	s.Messages.close()
+	s.Live.close()
+}
+
+func (s *Store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = s.cfg.Replicas
+	cfg.Storage = jetstream.FileStorage
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+func (s *Store) messageStream(ctx context.Context, shard int) error {
+	cfg := jetstream.StreamConfig{
+		Name:               fmt.Sprintf(msgStreamFmt, shard),
+		Description:        "haetae chat messages of the rooms hashed to this shard",
+		Subjects:           []string{fmt.Sprintf("haetae.msg.%d.*", shard)},
+		Storage:            jetstream.FileStorage,
+		Replicas:           s.cfg.Replicas,
+		Duplicates:         s.cfg.DedupeWindow,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		Retention:          jetstream.LimitsPolicy,
+		Discard:            jetstream.DiscardOld,
+		MaxMsgSize:         64 << 10,
+	}
+	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// timeout returns ctx bounded by the store's request timeout.
+func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
+// subjectToken turns a user name into a subject token: names may hold '.', which splits tokens, and
+// never hold '=', so the mapping is one to one.
+func subjectToken(name string) string { return strings.ReplaceAll(name, ".", "=") }
+
+// storeErr turns a JetStream failure into an application error: time-outs and missing responders mean
+// the store cannot be reached now (503), anything else is internal.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var he *haetae.Error
+	if errors.As(err, &he) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "the message store did not answer in time; retry", Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "request canceled", Err: err}
+	}
+	return &haetae.Error{Code: haetae.EInternal, Op: op, Err: err}
+}

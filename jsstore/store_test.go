@@ -1,0 +1,193 @@
+package jsstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/haetae/haetae/embednats"
+	"github.com/haetae/haetae/jsstore"
+)
+
+// cheapArgon keeps password hashing from dominating test time; the cost is a parameter, not the logic.
+var cheapArgon = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
+
+func mustStore(tb testing.TB) *jsstore.Store {
+	tb.Helper()
+	ns, err := embednats.Start(embednats.Config{DataDir: tb.TempDir(), ServerName: "test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(ns.Shutdown)
+	nc, err := ns.Connect("test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	cfg := jsstore.DefaultConfig()
+	cfg.Argon2 = cheapArgon
+	st, err := jsstore.Open(context.Background(), nc, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(st.Close)
+	return st
+}
+
+func mustUsers(tb testing.TB, st *jsstore.Store, names ...string) {
+	tb.Helper()
+	for _, n := range names {
+		if err := st.Users.CreateUser(context.Background(), n, "password1"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func TestConcurrentSendsGetTheirOwnSeq(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	mustUsers(t, st, "alice", "bob")
+	room, err := st.Rooms.CreateRoom(ctx, "alice", "t", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	seqs := make([]uint64, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			m, created, err := st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("c%d", i), fmt.Sprintf("text %d", i))
+			if err != nil || !created {
+				errs <- fmt.Errorf("send %d: created=%v err=%v", i, created, err)
+				return
+			}
+			seqs[i] = m.Seq
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Every acknowledged seq holds exactly the message it was acknowledged for.
+	got := map[uint64]*haetae.Message{}
+	var after uint64
+	for {
+		page, next, err := st.Messages.History(ctx, "bob", room.ID, haetae.HistoryQuery{After: after, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page {
+			got[m.Seq] = m
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = next
+	}
+	if len(got) != n {
+		t.Fatalf("history has %d messages, want %d", len(got), n)
+	}
+	for i, s := range seqs {
+		m := got[s]
+		if m == nil || m.ClientID != fmt.Sprintf("c%d", i) || m.Text != fmt.Sprintf("text %d", i) {
+			t.Fatalf("seq %d acknowledged for c%d holds %+v", s, i, m)
+		}
+	}
+	// A repeat returns the original; the same id with other text is a conflict.
+	m, created, err := st.Messages.Send(ctx, "alice", room.ID, "c7", "text 7")
+	if err != nil || created || m.Seq != seqs[7] {
+		t.Fatalf("repeat: %+v %v %v, want seq %d not created", m, created, err, seqs[7])
+	}
+	if _, _, err := st.Messages.Send(ctx, "alice", room.ID, "c7", "other"); haetae.ErrorCode(err) != haetae.EIdempotencyConflict {
+		t.Fatalf("conflicting repeat: %v", err)
+	}
+	// Backward pages cover the room from the end without gaps or overlap.
+	var back []uint64
+	before := uint64(0)
+	for {
+		q := haetae.HistoryQuery{Before: before, Limit: 300}
+		if before == 0 {
+			q.Before = seqs[0] + 1<<40
+		}
+		page, next, err := st.Messages.History(ctx, "bob", room.ID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for i := len(page) - 1; i >= 0; i-- {
+			back = append(back, page[i].Seq)
+		}
+		before = next
+	}
+	if len(back) != n {
+		t.Fatalf("backward pages hold %d messages, want %d", len(back), n)
+	}
+	for i := 1; i < len(back); i++ {
+		if back[i] >= back[i-1] {
+			t.Fatalf("backward order broken at %d: %d after %d", i, back[i], back[i-1])
+		}
+	}
+	rooms, err := st.Rooms.Rooms(ctx, "bob")
+	if err != nil || len(rooms) != 1 || rooms[0].Unread != n {
+		t.Fatalf("bob's rooms: %+v %v", rooms, err)
+	}
+	if err := st.Rooms.MarkRead(ctx, "bob", room.ID, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	rooms, _ = st.Rooms.Rooms(ctx, "bob")
+	if rooms[0].Unread != n-1 {
+		t.Fatalf("unread after reading one: %d", rooms[0].Unread)
+	}
+}
+
+func TestSubscribeCatchesUpThenFollows(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	mustUsers(t, st, "alice", "bob")
+	room, _ := st.Rooms.CreateRoom(ctx, "alice", "", []string{"bob"})
+	for i := 0; i < 10; i++ {
+		st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("a%d", i), "x")
+	}
+	sub, err := st.Live.Subscribe(ctx, "bob", room.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	go func() {
+		for i := 0; i < 10; i++ {
+			st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("b%d", i), "y")
+		}
+	}()
+	var last uint64
+	deadline := time.After(10 * time.Second)
+	for got := 0; got < 20; {
+		select {
+		case d, ok := <-sub.C:
+			if !ok {
+				t.Fatalf("subscription ended: %v", sub.Err())
+			}
+			if d.Message == nil {
+				continue
+			}
+			if d.Message.Seq <= last {
+				t.Fatalf("seq %d after %d", d.Message.Seq, last)
+			}
+			last = d.Message.Seq
+			got++
+		case <-deadline:
+			t.Fatal("timed out waiting for live messages")
+		}
+	}
+	if _, err := st.Live.Subscribe(ctx, "carol", room.ID, 0); haetae.ErrorCode(err) != haetae.ENotFound {
+		t.Fatalf("non-member subscribe: %v", err)
+	}
+}

@@ -96,3 +96,38 @@ type MessageService interface {
 	// History returns a page of messages and the cursor for the next page. Errors: not_found.
 	History(ctx context.Context, caller, room string, q HistoryQuery) ([]*Message, uint64, error)
 }
+
+// Event is an ephemeral room event, never stored: "typing", or "read" with the reader's seq.
+type Event struct {
+	Type string `json:"type"`
+	Room string `json:"room"`
+	Name string `json:"name"`
+	Seq  uint64 `json:"seq,omitempty"`
+}
+
+// Delivery is one item of a live subscription: a committed message or an event.
+type Delivery struct {
+	Message *Message
+	Event   *Event
+}
+
+// Subscription is a live feed of one room. Deliveries yields every message after the cursor in seq
+// order, then new ones as they commit, with events in between; it is closed when the subscription ends,
+// and Err then says why (nil after Close; slow_consumer when the reader fell behind).
+type Subscription interface {
+	Deliveries() <-chan Delivery
+	Err() error
+	Close()
+}
+
+// LiveService starts live subscriptions and carries ephemeral events.
+type LiveService interface {
+	// Subscribe follows room for caller from the cursor after. Errors: not_found.
+	Subscribe(ctx context.Context, caller, room string, after uint64) (Subscription, error)
+	// Typing tells the room's live subscribers that caller is typing. Errors: not_found.
+	Typing(ctx context.Context, caller, room string) error
+}
+
+// ESlowConsumer ends a live subscription whose reader fell too far behind. Nothing is lost: the client
+// resumes from its cursor.
+const ESlowConsumer = "slow_consumer"

@@ -13,25 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// liveEvent is an ephemeral room event (typing, read receipt) carried on core NATS, never stored.
-type liveEvent struct {
-	Type string `json:"type"`
-	Room string `json:"room"`
-	Name string `json:"name"`
-	Seq  uint64 `json:"seq,omitempty"`
-}
-
-// Delivery is one item of a live subscription: a committed message or an ephemeral event.
-type Delivery struct {
-	Message *haetae.Message
-	Event   *LiveEvent
-}
-
-// LiveEvent is a typing notice or read receipt.
-type LiveEvent = liveEvent
-
 // ErrSlowConsumer ends a subscription whose reader fell too far behind; it resumes from its cursor.
-var ErrSlowConsumer = haetae.Errorf("slow_consumer", "the connection fell behind; resume from your cursor")
+var ErrSlowConsumer = haetae.Errorf(haetae.ESlowConsumer, "the connection fell behind; resume from your cursor")
 
 // Hub delivers committed messages to live subscribers on this node. Per shard it follows the message
 // stream by direct gets (no consumer: consumer creation needs the meta leader, which may be in a lost
@@ -46,8 +29,6 @@ type Hub struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	Buffer int // messages a subscription may have queued before it is a slow consumer
-	// Delivered, when set, counts messages handed to subscribers (for metrics).
-	Delivered func(n int)
 }
 
 type tail struct {
@@ -87,7 +68,7 @@ func newHub(s *Store) (*Hub, error) {
 		return nil, err
 	}
 	ev, err := s.nc.Subscribe(fmt.Sprintf(eventSubject, "*"), func(m *nats.Msg) {
-		var e liveEvent
+		var e haetae.Event
 		if json.Unmarshal(m.Data, &e) == nil {
 			h.dispatchEvent(&e)
 		}
@@ -176,53 +157,59 @@ func (h *Hub) dispatch(t *tail, raw []storedMsg) {
 			continue
 		}
 		for sub := range set {
-			sub.push(Delivery{Message: msg})
+			sub.push(haetae.Delivery{Message: msg})
 			n++
 		}
 	}
-	if n > 0 && h.Delivered != nil {
-		h.Delivered(n)
+	if n > 0 && h.s.cfg.OnDeliver != nil {
+		h.s.cfg.OnDeliver(n)
 	}
 }
 
-func (h *Hub) dispatchEvent(e *liveEvent) {
+func (h *Hub) dispatchEvent(e *haetae.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for sub := range h.rooms[e.Room] {
-		sub.pushEvent(Delivery{Event: e})
+		sub.pushEvent(haetae.Delivery{Event: e})
 	}
 }
 
-func (h *Hub) publishEvent(room string, e liveEvent) {
+func (h *Hub) publishEvent(room string, e haetae.Event) {
 	b, _ := json.Marshal(e)
 	h.s.nc.Publish(fmt.Sprintf(eventSubject, room), b)
 }
 
-// Subscription is one live subscription to one room. C yields every message with seq > after in order,
-// then new ones as they commit, interleaved with events; it is closed when the subscription ends, and
-// Err then says why.
+// Subscription implements [haetae.Subscription] for one room on this node.
 type Subscription struct {
 	Room string
-	C    <-chan Delivery
 
 	h      *Hub
-	out    chan Delivery
-	live   chan Delivery
+	out    chan haetae.Delivery
+	live   chan haetae.Delivery
 	mu     sync.Mutex
 	err    error
 	ended  chan struct{}
 	cancel context.CancelFunc
 }
 
-// Subscribe starts a live subscription for caller to room after the cursor after. Errors: not_found.
-func (h *Hub) Subscribe(ctx context.Context, caller, room string, after uint64) (*Subscription, error) {
+var _ haetae.LiveService = (*Hub)(nil)
+
+// Deliveries implements [haetae.Subscription].
+func (sub *Subscription) Deliveries() <-chan haetae.Delivery { return sub.out }
+
+// Typing implements [haetae.LiveService].
+func (h *Hub) Typing(ctx context.Context, caller, room string) error {
+	return h.s.Rooms.typing(ctx, caller, room)
+}
+
+// Subscribe implements [haetae.LiveService].
+func (h *Hub) Subscribe(ctx context.Context, caller, room string, after uint64) (haetae.Subscription, error) {
 	rec, err := h.s.Rooms.member(ctx, caller, room)
 	if err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	sub := &Subscription{Room: rec.ID, h: h, out: make(chan Delivery, 64), live: make(chan Delivery, h.Buffer), ended: make(chan struct{}), cancel: cancel}
-	sub.C = sub.out
+	sub := &Subscription{Room: rec.ID, h: h, out: make(chan haetae.Delivery, 64), live: make(chan haetae.Delivery, h.Buffer), ended: make(chan struct{}), cancel: cancel}
 	t := h.tails[rec.Shard]
 	// Registering and reading pos under the tail's lock splits the room's messages exactly: those up to
 	// pos are in the store for the catch-up below, those after pos will be pushed to sub.live.
@@ -245,7 +232,7 @@ func (sub *Subscription) run(ctx context.Context, rec *roomRecord, after, pos ui
 	defer close(sub.out)
 	defer sub.unregister()
 	last := after
-	send := func(d Delivery) bool {
+	send := func(d haetae.Delivery) bool {
 		select {
 		case sub.out <- d:
 			return true
@@ -267,7 +254,7 @@ func (sub *Subscription) run(ctx context.Context, rec *roomRecord, after, pos ui
 			break
 		}
 		for _, m := range msgs {
-			if !send(Delivery{Message: m}) {
+			if !send(haetae.Delivery{Message: m}) {
 				return
 			}
 			last = m.Seq
@@ -295,7 +282,7 @@ func (sub *Subscription) run(ctx context.Context, rec *roomRecord, after, pos ui
 
 // push hands a message to the subscription without blocking the tail; a full buffer ends the
 // subscription as a slow consumer, which loses nothing: the client resumes from its cursor.
-func (sub *Subscription) push(d Delivery) {
+func (sub *Subscription) push(d haetae.Delivery) {
 	select {
 	case sub.live <- d:
 	default:
@@ -304,7 +291,7 @@ func (sub *Subscription) push(d Delivery) {
 }
 
 // pushEvent drops ephemeral events rather than ending a subscription that is merely busy.
-func (sub *Subscription) pushEvent(d Delivery) {
+func (sub *Subscription) pushEvent(d haetae.Delivery) {
 	if len(sub.live) > cap(sub.live)/2 {
 		return
 	}

@@ -58,8 +58,6 @@ type MessageService struct {
 	wg       sync.WaitGroup
 	quit     chan struct{}
 	closed   bool
-	// Observe, when set, is told the size of every committed batch (for metrics).
-	Observe func(batchSize int, took time.Duration)
 }
 
 var _ haetae.MessageService = (*MessageService)(nil)
@@ -218,8 +216,8 @@ func (m *MessageService) batcher(shard int, q chan *pendingSend) {
 		}
 		start := time.Now()
 		m.commit(stream, batch)
-		if m.Observe != nil {
-			m.Observe(len(batch), time.Since(start))
+		if m.s.cfg.OnCommit != nil {
+			m.s.cfg.OnCommit(len(batch), time.Since(start))
 		}
 		var last uint64
 		for _, p := range batch {
@@ -293,9 +291,14 @@ func (m *MessageService) commit(stream string, batch []*pendingSend) {
 	}
 }
 
-type apiError struct{ code, errCode int; desc string }
+type apiError struct {
+	code, errCode int
+	desc          string
+}
 
-func (e *apiError) Error() string { return fmt.Sprintf("jetstream: %s (%d/%d)", e.desc, e.code, e.errCode) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("jetstream: %s (%d/%d)", e.desc, e.code, e.errCode)
+}
 
 func (m *MessageService) commitAtomic(ctx context.Context, batch []*pendingSend) error {
 	id := nuid.Next()

@@ -56,12 +56,12 @@ func shardOf(id string, shards int) int {
 	return int(h.Sum32() % uint32(shards))
 }
 
-func roomKey(id string) string           { return "room." + id }
-func memberKey(user, id string) string   { return "member." + subjectToken(user) + "." + id }
-func readKey(user, id string) string     { return "read." + subjectToken(user) + "." + id }
-func roomSubject(r *roomRecord) string   { return fmt.Sprintf(msgSubjectFmt, r.Shard, r.ID) }
-func roomStream(r *roomRecord) string    { return fmt.Sprintf(msgStreamFmt, r.Shard) }
-func notFoundRoom() error                { return haetae.Errorf(haetae.ENotFound, "no such room") }
+func roomKey(id string) string             { return "room." + id }
+func memberKey(user, id string) string     { return "member." + subjectToken(user) + "." + id }
+func readKey(user, id string) string       { return "read." + subjectToken(user) + "." + id }
+func roomSubject(r *roomRecord) string     { return fmt.Sprintf(msgSubjectFmt, r.Shard, r.ID) }
+func roomStream(r *roomRecord) string      { return fmt.Sprintf(msgStreamFmt, r.Shard) }
+func notFoundRoom() error                  { return haetae.Errorf(haetae.ENotFound, "no such room") }
 func (rs *RoomService) lim() haetae.Limits { return rs.s.cfg.Limits }
 
 // CreateRoom implements [haetae.RoomService].
@@ -329,7 +329,7 @@ func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint
 			_, err = rs.s.rooms.Update(ctx, readKey(caller, id), val, rev)
 		}
 		if err == nil {
-			rs.s.Live.publishEvent(rec.ID, liveEvent{Type: "read", Room: rec.ID, Name: caller, Seq: seq})
+			rs.s.Live.publishEvent(rec.ID, haetae.Event{Type: "read", Room: rec.ID, Name: caller, Seq: seq})
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 10 {
@@ -338,13 +338,13 @@ func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint
 	}
 }
 
-// Typing announces that caller is typing in a room; it is not stored.
-func (rs *RoomService) Typing(ctx context.Context, caller, id string) error {
+// typing announces that caller is typing in a room; it is not stored.
+func (rs *RoomService) typing(ctx context.Context, caller, id string) error {
 	rec, err := rs.member(ctx, caller, id)
 	if err != nil {
 		return err
 	}
-	rs.s.Live.publishEvent(rec.ID, liveEvent{Type: "typing", Room: rec.ID, Name: caller})
+	rs.s.Live.publishEvent(rec.ID, haetae.Event{Type: "typing", Room: rec.ID, Name: caller})
 	return nil
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	Limits haetae.Limits
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OnCommit, when set, is told the size and duration of every committed batch (for metrics).
+	OnCommit func(messages int, took time.Duration)
+	// OnDeliver, when set, is told how many messages the live hub handed to subscribers.
+	OnDeliver func(n int)
 }
 
 // DefaultConfig is the single-node configuration.

@@ -140,7 +140,7 @@ func TestConcurrentSendsGetTheirOwnSeq(t *testing.T) {
 	if err != nil || len(rooms) != 1 || rooms[0].Unread != n {
 		t.Fatalf("bob's rooms: %+v %v", rooms, err)
 	}
-	if err := st.Rooms.MarkRead(ctx, "bob", room.ID, seqs[0]); err != nil {
+	if err := st.Rooms.MarkRead(ctx, "bob", room.ID, back[len(back)-1]); err != nil { // the first message
 		t.Fatal(err)
 	}
 	rooms, _ = st.Rooms.Rooms(ctx, "bob")
@@ -171,7 +171,7 @@ func TestSubscribeCatchesUpThenFollows(t *testing.T) {
 	deadline := time.After(10 * time.Second)
 	for got := 0; got < 20; {
 		select {
-		case d, ok := <-sub.C:
+		case d, ok := <-sub.Deliveries():
 			if !ok {
 				t.Fatalf("subscription ended: %v", sub.Err())
 			}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/haetae/haetae/node"
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+func serveCommand(env *Env) *ffcli.Command {
+	cfg := node.DefaultConfig()
+	fs := flag.NewFlagSet("haetae serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "`dir`ectory for the node's data (JetStream files, admin token)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "`address` of the HTTP/WebSocket API")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "also open a NATS client port at this `address`, for tools (default: none)")
+	fs.BoolVar(&cfg.LazySync, "lazy-sync", false, "UNSAFE: acknowledge writes before they are fsynced; a power loss can lose acknowledged messages")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	fs.IntVar(&cfg.Store.Shards, "shards", cfg.Store.Shards, "message streams new rooms are spread over")
+	fs.DurationVar(&cfg.Store.DedupeWindow, "dedupe-window", cfg.Store.DedupeWindow, "how long a message's client_id is remembered for idempotent retries")
+	fs.DurationVar(&cfg.Store.SessionTTL, "session-ttl", cfg.Store.SessionTTL, "how long a login token is valid")
+	fs.IntVar(&cfg.Store.BatchMax, "batch-max", cfg.Store.BatchMax, "most messages committed with one fsync (group commit)")
+	fs.IntVar(&cfg.Store.Limits.TextMax, "max-text", cfg.Store.Limits.TextMax, "most characters of a message")
+	fs.Int64Var(&cfg.Store.Limits.BodyMax, "max-body", cfg.Store.Limits.BodyMax, "most bytes of a request body")
+	fs.IntVar(&cfg.Store.Limits.MembersMax, "max-members", cfg.Store.Limits.MembersMax, "most members of a room")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var adminToken string
+	fs.StringVar(&adminToken, "admin-token", "", "admin token (default: generated into <data>/admin-token); prefer HAETAE_ADMIN_TOKEN")
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "haetae serve [flags]",
+		ShortHelp:  "run a Haetae node",
+		LongHelp: `Run a Haetae node: an embedded NATS JetStream server and the HTTP/WebSocket API.
+
+With no flags it is a complete single-node system with its data in ./haetae-data, listening on
+127.0.0.1:8080. Every write is fsynced before it is acknowledged; --lazy-sync turns that off and is
+unsafe. SIGTERM or Ctrl-C drains: live clients are told to reconnect elsewhere, in-flight requests
+finish, then JetStream is closed.`,
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("serve takes no arguments, got %q", args)
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg.AdminToken = adminToken
+			n := node.New(cfg)
+			if err := n.Open(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "haetae: serving the API on %s\n", n.URL())
+			fmt.Fprintf(env.Stdout, "haetae: data in %s\n", cfg.DataDir)
+			if n.AdminTokenPath != "" {
+				fmt.Fprintf(env.Stdout, "haetae: admin token in %s\n", n.AdminTokenPath)
+			} else {
+				fmt.Fprintln(env.Stdout, "haetae: admin token from HAETAE_ADMIN_TOKEN")
+			}
+			if cfg.LazySync {
+				fmt.Fprintln(env.Stdout, "haetae: WARNING: --lazy-sync is on; acknowledged writes can be lost on power failure")
+			}
+			<-ctx.Done()
+			fmt.Fprintln(env.Stdout, "haetae: draining")
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			start := time.Now()
+			err := n.Close(sctx)
+			fmt.Fprintf(env.Stdout, "haetae: stopped in %s\n", time.Since(start).Round(time.Millisecond))
+			return err
+		},
+	}
+}

@@ -1,0 +1,180 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/haetae/haetae"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
+	var req credentialsRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := s.Users.CreateUser(r.Context(), req.Name, req.Password); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name})
+	return nil
+}
+
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) error {
+	var req credentialsRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	sess, err := s.Users.CreateSession(r.Context(), req.Name, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sess)
+	return nil
+}
+
+func (s *Server) handleListRooms(w http.ResponseWriter, r *http.Request) error {
+	rooms, err := s.Rooms.Rooms(r.Context(), caller(r))
+	if err != nil {
+		return err
+	}
+	if rooms == nil {
+		rooms = []*haetae.Room{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": rooms})
+	return nil
+}
+
+func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) error {
+	var req createRoomRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Members == nil {
+		return errRequired("members")
+	}
+	room, err := s.Rooms.CreateRoom(r.Context(), caller(r), req.Title, req.Members)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, room)
+	return nil
+}
+
+func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request) error {
+	room := r.PathValue("room")
+	if err := haetae.ValidRoomID(room); err != nil {
+		return err
+	}
+	var req addMemberRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	out, err := s.Rooms.AddMember(r.Context(), caller(r), room, req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) error {
+	room := r.PathValue("room")
+	if err := haetae.ValidRoomID(room); err != nil {
+		return err
+	}
+	var req sendRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.ClientID == "" {
+		if k := r.Header.Get("Idempotency-Key"); k != "" {
+			req.ClientID = k
+		} else {
+			return errRequired("client_id")
+		}
+	}
+	msg, created, err := s.Messages.Send(r.Context(), caller(r), room, req.ClientID, req.Text)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.metrics.sent.Inc()
+	}
+	writeJSON(w, status, msg)
+	return nil
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
+	room := r.PathValue("room")
+	if err := haetae.ValidRoomID(room); err != nil {
+		return err
+	}
+	var q haetae.HistoryQuery
+	var err error
+	if q.After, err = queryUint(r, "after"); err != nil {
+		return err
+	}
+	if q.Before, err = queryUint(r, "before"); err != nil {
+		return err
+	}
+	if q.Limit, err = queryLimit(r, s.Limits.HistoryMax); err != nil {
+		return err
+	}
+	msgs, next, err := s.Messages.History(r.Context(), caller(r), room, q)
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		msgs = []*haetae.Message{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "next": next})
+	return nil
+}
+
+func (s *Server) handleMarkRead(w http.ResponseWriter, r *http.Request) error {
+	room := r.PathValue("room")
+	if err := haetae.ValidRoomID(room); err != nil {
+		return err
+	}
+	var req readRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Seq == nil {
+		return errRequired("seq")
+	}
+	if err := s.Rooms.MarkRead(r.Context(), caller(r), room, *req.Seq); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	if s.isDraining() {
+		return haetae.Errorf(haetae.EUnavailable, "this node is shutting down")
+	}
+	if s.Ready != nil {
+		if err := s.Ready(); err != nil {
+			return &haetae.Error{Code: haetae.ENoQuorum, Message: "this node cannot take writes: " + err.Error(), Err: err}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
+	return haetae.Errorf(haetae.ENotFound, "no such endpoint: %s", r.URL.Path)
+}

@@ -1,0 +1,42 @@
+package httpapi
+
+import "net/http"
+
+// routes lists every endpoint of the API. docs/openapi.yaml describes the same set.
+func (s *Server) routes() {
+	s.handle("/v1/users", map[string]method{
+		http.MethodPost: {name: "create_user", h: s.handleCreateUser},
+	})
+	s.handle("/v1/sessions", map[string]method{
+		http.MethodPost: {name: "create_session", h: s.handleCreateSession},
+	})
+	s.handle("/v1/rooms", map[string]method{
+		http.MethodGet:  {auth: true, name: "list_rooms", h: s.handleListRooms},
+		http.MethodPost: {auth: true, name: "create_room", h: s.handleCreateRoom},
+	})
+	s.handle("/v1/rooms/{room}/members", map[string]method{
+		http.MethodPost: {auth: true, name: "add_member", h: s.handleAddMember},
+	})
+	s.handle("/v1/rooms/{room}/messages", map[string]method{
+		http.MethodGet:  {auth: true, name: "history", h: s.handleHistory},
+		http.MethodPost: {auth: true, name: "send", h: s.handleSend},
+	})
+	s.handle("/v1/rooms/{room}/read", map[string]method{
+		http.MethodPost: {auth: true, name: "mark_read", h: s.handleMarkRead},
+	})
+	s.handle("/v1/live", map[string]method{
+		http.MethodGet: {name: "live", h: s.handleLive},
+	})
+	s.handle("/healthz", map[string]method{
+		http.MethodGet: {name: "healthz", h: s.handleHealthz},
+	})
+	s.handle("/readyz", map[string]method{
+		http.MethodGet: {name: "readyz", h: s.handleReadyz},
+	})
+	s.handle("/metrics", map[string]method{
+		http.MethodGet: {name: "metrics", h: s.handleMetrics},
+	})
+	s.handle("/", map[string]method{
+		http.MethodGet: {name: "not_found", h: s.handleNotFound},
+	})
+}

@@ -1,0 +1,184 @@
+// Package httpapi serves Haetae's public HTTP and WebSocket API (../shared/API.md) over the domain
+// services. It decodes and checks requests, maps domain errors to statuses in one table, and never
+// touches JetStream itself: any node's services can stand behind it.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haetae/haetae"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server is the HTTP handler of one node. Its fields are its dependencies, set by the caller.
+type Server struct {
+	Users    haetae.UserService
+	Rooms    haetae.RoomService
+	Messages haetae.MessageService
+	Live     haetae.LiveService
+	Limits   haetae.Limits
+	Logger   *slog.Logger
+	// Ready reports whether this node can take writes now (for /readyz); nil means it can.
+	Ready func() error
+	// Registry collects the metrics served at /metrics.
+	Registry *prometheus.Registry
+
+	metrics *metrics
+	mux     *http.ServeMux
+	once    sync.Once
+
+	liveMu    sync.Mutex
+	liveConns map[*liveConn]struct{}
+	draining  bool
+}
+
+// Handler returns the server's handler with every route of routes.go.
+func (s *Server) Handler() http.Handler {
+	s.once.Do(s.init)
+	return s
+}
+
+func (s *Server) init() {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.Registry)
+	s.liveConns = map[*liveConn]struct{}{}
+	s.mux = http.NewServeMux()
+	s.routes()
+}
+
+// ServeHTTP implements [http.Handler].
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.once.Do(s.init)
+	s.mux.ServeHTTP(w, r)
+}
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxUser
+)
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(ctxRequestID).(string)
+	return id
+}
+
+func caller(r *http.Request) string {
+	name, _ := r.Context().Value(ctxUser).(string)
+	return name
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// endpoint is one route: the methods a path takes, each with whether it needs a token.
+type endpoint struct {
+	path    string
+	methods map[string]method
+}
+
+type method struct {
+	auth bool
+	name string // metric label
+	h    handlerFunc
+}
+
+// handle registers one path; every method it does not list is answered with a JSON 405.
+func (s *Server) handle(path string, methods map[string]method) {
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		r = r.WithContext(ctx)
+		m, ok := methods[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			m, ok = methods[http.MethodGet]
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		name := path
+		if !ok {
+			allow := make([]string, 0, len(methods))
+			for k := range methods {
+				allow = append(allow, k)
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(sw, r, haetae.Errorf(haetae.EMethodNotAllowed, "%s does not take %s", path, r.Method))
+		} else {
+			name = m.name
+			err := s.serve(sw, r, m)
+			if err != nil {
+				s.writeError(sw, r, err)
+			}
+		}
+		s.metrics.observe(name, sw.status, time.Since(start))
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, m method) error {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Logger.Error("handler panicked", "id", requestID(r), "panic", v)
+			s.writeError(w, r, &haetae.Error{Code: haetae.EInternal, Op: r.URL.Path})
+		}
+	}()
+	if m.auth {
+		name, err := s.Users.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			return err
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxUser, name))
+	}
+	return m.h(w, r)
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController and the WebSocket upgrade reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,214 @@
+// Package node assembles one Haetae node: the embedded NATS server, the JetStream-backed services and the
+// HTTP API, wired by explicit fields. Tests build a Node with DataDir = t.TempDir() and Listen ":0" and
+// run it in-process; `haetae serve` runs the same Node. It holds no logic of its own beyond start-up and
+// an orderly shutdown.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/haetae/haetae/embednats"
+	"github.com/haetae/haetae/httpapi"
+	"github.com/haetae/haetae/jsstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Config is everything a node is started with.
+type Config struct {
+	// DataDir holds JetStream's files and the generated admin token.
+	DataDir string
+	// Listen is the API's address; ":0" picks a free port.
+	Listen string
+	// AdminToken, when set, is the admin credential; else one is generated on first start and kept in
+	// DataDir/admin-token (mode 0600).
+	AdminToken string
+	// NATSListen, when set, also opens a NATS client port for tools.
+	NATSListen string
+	// LazySync trades durability for speed: see [embednats.Config.LazySync].
+	LazySync bool
+	// ShutdownTimeout bounds the graceful drain on SIGTERM.
+	ShutdownTimeout time.Duration
+	Store           jsstore.Config
+	Logger          *slog.Logger
+}
+
+// DefaultConfig is what `haetae serve` runs with no flags.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:         "haetae-data",
+		Listen:          "127.0.0.1:8080",
+		ShutdownTimeout: 15 * time.Second,
+		Store:           jsstore.DefaultConfig(),
+		Logger:          slog.Default(),
+	}
+}
+
+// Node is one running Haetae node. Its parts are exported so tests and commands can reach them.
+type Node struct {
+	Config         Config
+	NATS           *embednats.Server
+	Store          *jsstore.Store
+	API            *httpapi.Server
+	HTTP           *http.Server
+	Registry       *prometheus.Registry
+	AdminTokenPath string
+
+	ln      net.Listener
+	served  chan error
+	started bool
+}
+
+// New returns a node that Open will start.
+func New(cfg Config) *Node { return &Node{Config: cfg} }
+
+// Open starts the parts in order (NATS, the store, the API listener) and begins serving. On error,
+// whatever was started is stopped again.
+func (n *Node) Open(ctx context.Context) (err error) {
+	cfg := &n.Config
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Store.Logger = cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	if cfg.AdminToken == "" {
+		if cfg.AdminToken, n.AdminTokenPath, err = adminToken(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	n.NATS, err = embednats.Start(embednats.Config{
+		DataDir:      cfg.DataDir,
+		ServerName:   "haetae",
+		ClientListen: cfg.NATSListen,
+		LazySync:     cfg.LazySync,
+		MaxBatchSize: max(cfg.Store.BatchMax, 100),
+		Logf:         func(f string, a ...any) { cfg.Logger.Debug(fmt.Sprintf(f, a...)) },
+	})
+	if err != nil {
+		return err
+	}
+	nc, err := n.NATS.Connect("haetae")
+	if err != nil {
+		return err
+	}
+	n.Registry = prometheus.NewRegistry()
+	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	storeCfg := cfg.Store
+	registerStoreMetrics(n.Registry, &storeCfg)
+	n.Store, err = jsstore.Open(ctx, nc, storeCfg)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	n.API = &httpapi.Server{
+		Users:    n.Store.Users,
+		Rooms:    n.Store.Rooms,
+		Messages: n.Store.Messages,
+		Live:     n.Store.Live,
+		Limits:   cfg.Store.Limits,
+		Logger:   cfg.Logger,
+		Ready:    n.NATS.Healthy,
+		Registry: n.Registry,
+	}
+	n.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	n.HTTP = &http.Server{
+		Handler:           n.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	n.served = make(chan error, 1)
+	go func() { n.served <- n.HTTP.Serve(n.ln) }()
+	n.started = true
+	return nil
+}
+
+// URL is the API's base URL.
+func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+
+// Addr is the API's listening address.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Run opens the node, serves until ctx is done, then shuts down gracefully.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Open(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-n.served:
+		n.Close(context.Background())
+		return fmt.Errorf("http server stopped: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), n.Config.ShutdownTimeout)
+	defer cancel()
+	return n.Close(sctx)
+}
+
+// Close shuts down in the reverse order of Open: refuse new work and tell live clients to go elsewhere,
+// finish in-flight requests (bounded by ctx), stop the batchers, then stop NATS, which flushes JetStream.
+func (n *Node) Close(ctx context.Context) error {
+	var errs []error
+	if n.API != nil {
+		n.API.Drain()
+	}
+	if n.HTTP != nil && n.started {
+		if err := n.HTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			n.HTTP.Close()
+		}
+	} else if n.ln != nil {
+		n.ln.Close()
+	}
+	if n.Store != nil {
+		n.Store.Close()
+	}
+	if n.NATS != nil {
+		n.NATS.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// adminToken reads DataDir/admin-token, creating it with a fresh random token on first start.
+func adminToken(dir string) (string, string, error) {
+	path := filepath.Join(dir, "admin-token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, path, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("read admin token: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	t := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write admin token: %w", err)
+	}
+	return t, path, nil
+}

@@ -140,4 +140,3 @@ func queryLimit(r *http.Request, max int) (int, error) {
 func errRequired(field string) error {
 	return haetae.Errorf(haetae.EInvalid, "field %q is required", field)
 }
-

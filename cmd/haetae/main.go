@@ -79,5 +79,6 @@ Run 'haetae <command> --help' for a command's flags.`,
 func commands(env *Env) []*ffcli.Command {
 	return []*ffcli.Command{
 		serveCommand(env),
+		benchCommand(env),
 	}
 }

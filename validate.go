@@ -1,6 +1,8 @@
 package haetae
 
 import (
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -67,6 +69,9 @@ func (l Limits) ValidText(text string) error {
 	n := utf8.RuneCountInString(text)
 	if n < 1 || n > l.TextMax {
 		return Errorf(EInvalidText, "text is 1 to %d characters", l.TextMax)
+	}
+	if strings.TrimFunc(text, unicode.IsSpace) == "" {
+		return Errorf(EInvalidText, "text is not only white space")
 	}
 	return nil
 }

@@ -124,6 +124,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"send_bad_client_id", "POST", msgs, alice, `{"client_id":"a b","text":"hi"}`, 400, haetae.EInvalidClientID},
 		{"send_long_client_id", "POST", msgs, alice, `{"client_id":"` + strings.Repeat("a", 65) + `","text":"hi"}`, 400, haetae.EInvalidClientID},
 		{"send_empty_text", "POST", msgs, alice, `{"client_id":"c1","text":""}`, 400, haetae.EInvalidText},
+		{"send_blank_text", "POST", msgs, alice, `{"client_id":"c1","text":" \n\t "}`, 400, haetae.EInvalidText},
 		{"send_long_text", "POST", msgs, alice, `{"client_id":"c1","text":"` + strings.Repeat("가", 4001) + `"}`, 400, haetae.EInvalidText},
 		{"send_text_wrong_type", "POST", msgs, alice, `{"client_id":"c1","text":["hi"]}`, 400, haetae.EInvalidJSON},
 		{"send_unknown_field", "POST", msgs, alice, `{"client_id":"c1","text":"hi","kind":"system"}`, 400, haetae.EUnknownField},
@@ -142,6 +143,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"live_without_upgrade", "GET", base + "/v1/live", alice, ``, 400, haetae.EInvalid},
 		{"live_no_token", "GET", base + "/v1/live", "", ``, 400, haetae.EInvalid},
 		{"unknown_path", "GET", base + "/v2/whatever", alice, ``, 404, haetae.ENotFound},
+		{"unknown_path_post", "POST", base + "/nope", "", `{}`, 404, haetae.ENotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,8 +466,33 @@ func TestHealthReadyMetrics(t *testing.T) {
 			t.Fatalf("metrics lack %q", want)
 		}
 	}
-	n.API.Drain()
+	n.API.Drain(context.Background())
 	if r := testnode.Do(t, "GET", n.URL()+"/readyz", "", nil); r.Status != 503 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("readyz while draining: %d %v", r.Status, r.Header)
+	}
+}
+
+// TestShutdownTellsLiveClientsToGoElsewhere checks that a node closing down closes WebSockets with 1001
+// (going away), so clients resume from their cursors on another node instead of waiting.
+func TestShutdownTellsLiveClientsToGoElsewhere(t *testing.T) {
+	n := testnode.MustStart(t, testnode.Config(t))
+	alice := testnode.MustUser(t, n.URL(), "alice")
+	rm := mustRoom(t, n.URL(), alice)
+	m := mustSend(t, n.URL(), alice, rm.ID, "a", "hi")
+	w := dialLive(t, n.URL(), alice)
+	w.send(t, map[string]any{"type": "subscribe", "room": rm.ID, "after": 0})
+	if f, err := w.read(t, 10*time.Second); err != nil || f.Message == nil || f.Message.Seq != m.Seq {
+		t.Fatalf("first frame: %+v %v", f, err)
+	}
+	go n.Close(context.Background())
+	for {
+		_, err := w.read(t, 10*time.Second)
+		if err == nil {
+			continue // the unavailable error frame may come first
+		}
+		if st := websocket.CloseStatus(err); st != websocket.StatusGoingAway {
+			t.Fatalf("connection ended with %v (status %d), want 1001 going away", err, st)
+		}
+		return
 	}
 }

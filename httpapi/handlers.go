@@ -163,7 +163,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.Ready != nil {
 		if err := s.Ready(); err != nil {
-			return &haetae.Error{Code: haetae.ENoQuorum, Message: "this node cannot take writes: " + err.Error(), Err: err}
+			// The cause goes to the log (writeError logs 5xx with Err), not to the client.
+			return &haetae.Error{Code: haetae.ENoQuorum, Op: "readyz", Message: "this node cannot take writes now", Err: err}
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -48,8 +48,8 @@ type liveConn struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	subs   map[string]haetae.Subscription
-	// closeCode and closeReason are sent when the connection ends because of the server.
 	closeOnce sync.Once
+	closed    chan struct{} // closed when closeWith has finished
 }
 
 // handleLive upgrades to the live WebSocket. The token comes from the Authorization header or, since
@@ -76,7 +76,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws.SetReadLimit(s.Limits.BodyMax)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &liveConn{ws: ws, user: user, out: make(chan []byte, liveOutbound), ctx: ctx, cancel: cancel, subs: map[string]haetae.Subscription{}}
+	c := &liveConn{ws: ws, user: user, out: make(chan []byte, liveOutbound), ctx: ctx, cancel: cancel, subs: map[string]haetae.Subscription{}, closed: make(chan struct{})}
 	if !s.addLive(c) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		cancel()
@@ -206,10 +206,12 @@ func (c *liveConn) sendError(room string, err error) {
 	}
 }
 
-// closeWith flushes what is queued, then closes the connection with a code the client can act on.
+// closeWith flushes what is queued (for at most a second), then closes the connection with a code the
+// client can act on. It returns at once; closed is closed when the close handshake is over.
 func (c *liveConn) closeWith(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		go func() {
+			defer close(c.closed)
 			deadline := time.Now().Add(time.Second)
 			for len(c.out) > 0 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
@@ -288,9 +290,10 @@ func (s *Server) isDraining() bool {
 }
 
 // Drain marks the node as going away: /readyz fails, new WebSockets are refused, and open ones are
-// closed with "going away" so their clients resume from their cursors on another node. http.Server's
-// Shutdown cannot do this itself because upgraded connections are hijacked.
-func (s *Server) Drain() {
+// closed with 1001 "going away" so their clients resume from their cursors on another node. It returns
+// when every close handshake is over or ctx is done. http.Server's Shutdown cannot do this itself
+// because upgraded connections are hijacked.
+func (s *Server) Drain(ctx context.Context) {
 	s.once.Do(s.init)
 	s.liveMu.Lock()
 	s.draining = true
@@ -301,6 +304,13 @@ func (s *Server) Drain() {
 	s.liveMu.Unlock()
 	for _, c := range conns {
 		c.closeWith(websocket.StatusGoingAway, "server shutting down")
+	}
+	for _, c := range conns {
+		select {
+		case <-c.closed:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -36,7 +36,8 @@ func (s *Server) routes() {
 	s.handle("/metrics", map[string]method{
 		http.MethodGet: {name: "metrics", h: s.handleMetrics},
 	})
+	// Everything else, whatever the method, is a JSON 404.
 	s.handle("/", map[string]method{
-		http.MethodGet: {name: "not_found", h: s.handleNotFound},
+		anyMethod: {name: "not_found", h: s.handleNotFound},
 	})
 }

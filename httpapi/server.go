@@ -90,6 +90,9 @@ type endpoint struct {
 	methods map[string]method
 }
 
+// anyMethod in a methods map takes every method the map does not name.
+const anyMethod = "*"
+
 type method struct {
 	auth bool
 	name string // metric label
@@ -98,6 +101,9 @@ type method struct {
 
 // handle registers one path; every method it does not list is answered with a JSON 405.
 func (s *Server) handle(path string, methods map[string]method) {
+	if recordRoute != nil {
+		recordRoute(path, methods)
+	}
 	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -112,6 +118,9 @@ func (s *Server) handle(path string, methods map[string]method) {
 		m, ok := methods[r.Method]
 		if !ok && r.Method == http.MethodHead {
 			m, ok = methods[http.MethodGet]
+		}
+		if !ok {
+			m, ok = methods[anyMethod]
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		name := path

@@ -174,7 +174,9 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
 	if n.API != nil {
-		n.API.Drain()
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n.API.Drain(dctx)
+		cancel()
 	}
 	if n.HTTP != nil && n.started {
 		if err := n.HTTP.Shutdown(ctx); err != nil {

@@ -41,13 +41,13 @@ const (
 
 // liveConn is one WebSocket connection with its room subscriptions.
 type liveConn struct {
-	ws     *websocket.Conn
-	user   string
-	out    chan []byte
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	subs   map[string]haetae.Subscription
+	ws        *websocket.Conn
+	user      string
+	out       chan []byte
+	ctx       context.Context
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	subs      map[string]haetae.Subscription
 	closeOnce sync.Once
 	closed    chan struct{} // closed when closeWith has finished
 }

@@ -235,12 +235,15 @@ func (s *Subscription) session(ctx context.Context, i int) (settled bool, err er
 			if m == nil || (m.Room != "" && m.Room != s.room) || m.Seq <= s.cursor.Load() {
 				continue // a duplicate after a resubscribe, or not ours
 			}
+			// The cursor moves first, so that a reader who got m sees Cursor() >= m.Seq; if m is never
+			// taken the subscription is over and the cursor goes back.
+			prev := s.cursor.Swap(m.Seq)
 			busy.Store(true)
 			select {
 			case s.msgs <- m:
-				s.cursor.Store(m.Seq)
 				settled = true
 			case <-ctx.Done():
+				s.cursor.Store(prev)
 				busy.Store(false)
 				return settled, ctx.Err()
 			}

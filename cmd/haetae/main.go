@@ -79,6 +79,13 @@ Run 'haetae <command> --help' for a command's flags.`,
 func commands(env *Env) []*ffcli.Command {
 	return []*ffcli.Command{
 		serveCommand(env),
+		registerCommand(env),
+		loginCommand(env),
+		roomsCommand(env),
+		roomCommand(env),
+		sendCommand(env),
+		historyCommand(env),
+		tailCommand(env),
 		benchCommand(env),
 	}
 }

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -170,6 +172,40 @@ func wantNoMore(tb testing.TB, sub *client.Subscription) {
 		}
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// checkFor calls f every interval until it returns nil, failing with its last error after total.
+func checkFor(tb testing.TB, total, every time.Duration, f func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// checkNoLeak fails the test if, once it and its cleanups registered later are done, a Subscription
+// still has a goroutine running.
+func checkNoLeak(tb testing.TB) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		checkFor(tb, 10*time.Second, 20*time.Millisecond, func() error {
+			buf := make([]byte, 4<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			for _, g := range bytes.Split(buf, []byte("\n\n")) {
+				if bytes.Contains(g, []byte("haetae/client.(*Subscription)")) {
+					return fmt.Errorf("a subscription goroutine outlived its subscription:\n%s", g)
+				}
+			}
+			return nil
+		})
+	})
 }
 
 func TestNew(t *testing.T) {
@@ -434,6 +470,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
+	checkNoLeak(t)
 	ctx := testContext(t)
 	n := newNode(t, t.TempDir(), "127.0.0.1:0")
 	eps := []string{n.URL()}
@@ -536,6 +573,7 @@ func TestSubscribe(t *testing.T) {
 // then starts a node on the same data and address: the subscription must resume from its cursor and
 // deliver every message exactly once, in order.
 func TestSubscribeAcrossRestart(t *testing.T) {
+	checkNoLeak(t)
 	ctx := testContext(t)
 	dir := t.TempDir()
 	a := newNode(t, dir, "127.0.0.1:0")

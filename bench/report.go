@@ -42,11 +42,15 @@ func (r *Result) Print(w io.Writer) error {
 
 	b.WriteString("\nacknowledged messages per second\n")
 	row := func(path, fsync, rate string, acked int, secs float64) {
-		fmt.Fprintf(&b, "  %-40s %-7s %9s %8d %8.2f\n", path, fsync, rate, acked, secs)
+		fmt.Fprintf(&b, "  %-40s %-8s %9s %8d %8.2f\n", path, fsync, rate, acked, secs)
 	}
-	fmt.Fprintf(&b, "  %-40s %-7s %9s %8s %8s\n", "path", "fsync", "msgs/s", "acked", "seconds")
-	row(fmt.Sprintf("HTTP API send, %d clients", c.Clients), "always", thousands(h.AckedPerSec), h.Acked, h.Seconds)
+	fmt.Fprintf(&b, "  %-40s %-8s %9s %8s %8s\n", "path", "fsync", "msgs/s", "acked", "seconds")
+	fsync := "always"
 	if !c.InProcess {
+		fsync = "server's" // the remote node's setting is not known here
+	}
+	row(fmt.Sprintf("HTTP API send, %d clients", c.Clients), fsync, thousands(h.AckedPerSec), h.Acked, h.Seconds)
+	if !c.InProcess && len(r.Refs) > 0 {
 		b.WriteString("  (HTTP against a remote server; the references below ran on this machine)\n")
 	}
 	for _, ref := range r.Refs {
@@ -57,7 +61,7 @@ func (r *Result) Print(w io.Writer) error {
 		row(ref.Name, ref.Fsync, rate, ref.Acked, ref.Seconds)
 	}
 	if len(r.Refs) == 0 {
-		b.WriteString("(JetStream references skipped)\n")
+		b.WriteString("  (JetStream references skipped)\n")
 	}
 	if p := r.Problems(); len(p) > 0 {
 		b.WriteString("\nPROBLEMS\n")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/haetae/haetae/bench"
@@ -29,6 +31,7 @@ func benchCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.RefMessages, "ref-messages", cfg.RefMessages, "message cap of each JetStream reference")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "`dir`ectory for the temporary data of the in-process node and the references (default: the system's)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (node included when in-process) to this `file`")
 	return &ffcli.Command{
 		Name:       "bench",
 		ShortUsage: "haetae bench [flags]",
@@ -58,6 +61,17 @@ not delivered exactly once.`,
 				if s = strings.TrimSpace(s); s != "" {
 					cfg.Servers = append(cfg.Servers, s)
 				}
+			}
+			if *cpuProfile != "" {
+				f, err := os.Create(*cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			res, err := bench.Run(ctx, cfg, env.Stderr)
 			if err != nil {

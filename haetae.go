@@ -66,9 +66,11 @@ type UserService interface {
 // RoomService keeps rooms, their members and read receipts. A room that exists but does not have the
 // caller as a member is reported as not_found, so existence is not revealed.
 type RoomService interface {
-	// CreateRoom makes a room whose members are the caller plus members.
-	// Errors: invalid_name, too_many_members, user_not_found.
-	CreateRoom(ctx context.Context, caller, title string, members []string) (*Room, error)
+	// CreateRoom makes a room whose members are the caller plus members. With an idempotency key, a
+	// repeat by the same caller returns the room made first (created false), and a repeat with other
+	// members or title is idempotency_conflict. Errors: invalid_name, invalid_client_id, too_many_members,
+	// user_not_found, idempotency_conflict.
+	CreateRoom(ctx context.Context, caller, idempotencyKey, title string, members []string) (room *Room, created bool, err error)
 	// Rooms lists the caller's rooms with their last seq and unread count.
 	Rooms(ctx context.Context, caller string) ([]*Room, error)
 	// AddMember adds name to a room the caller is a member of. Errors: not_found, user_not_found,

@@ -219,6 +219,27 @@ func TestIdempotentSend(t *testing.T) {
 			t.Fatalf("concurrent repeats got seqs %v", seqs)
 		}
 	}
+	// Room creation is idempotent by Idempotency-Key.
+	roomURL := base + "/v1/rooms"
+	var rooms [3]room
+	for i, body := range []string{`{"title":"x","members":["bob"]}`, `{"title":"x","members":["bob"]}`, `{"title":"y","members":["bob"]}`} {
+		req, _ := http.NewRequest("POST", roomURL, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+alice)
+		req.Header.Set("Idempotency-Key", "room-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&rooms[i])
+		resp.Body.Close()
+		if want := []int{201, 200, 409}[i]; resp.StatusCode != want {
+			t.Fatalf("room creation %d: status %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	if rooms[0].ID == "" || rooms[0].ID != rooms[1].ID {
+		t.Fatalf("repeat made another room: %q then %q", rooms[0].ID, rooms[1].ID)
+	}
+
 	// The Idempotency-Key header stands in for client_id.
 	req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(`{"text":"by header"}`)))
 	req.Header.Set("Authorization", "Bearer "+alice)

@@ -52,11 +52,15 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) error 
 	if req.Members == nil {
 		return errRequired("members")
 	}
-	room, err := s.Rooms.CreateRoom(r.Context(), caller(r), req.Title, req.Members)
+	room, created, err := s.Rooms.CreateRoom(r.Context(), caller(r), r.Header.Get("Idempotency-Key"), req.Title, req.Members)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, room)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, room)
 	return nil
 }
 

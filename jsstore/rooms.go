@@ -3,6 +3,7 @@ package jsstore
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -64,33 +65,48 @@ func roomStream(r *roomRecord) string      { return fmt.Sprintf(msgStreamFmt, r.
 func notFoundRoom() error                  { return haetae.Errorf(haetae.ENotFound, "no such room") }
 func (rs *RoomService) lim() haetae.Limits { return rs.s.cfg.Limits }
 
+// idempotentRoomID derives a room's id from its creator and idempotency key, so that a repeat addresses
+// the same record and the bucket's create-only write decides, on the stream leader, which try made it.
+func idempotentRoomID(caller, key string) string {
+	h := sha256.Sum256([]byte("room\x00" + caller + "\x00" + key))
+	return roomIDEncoding.EncodeToString(h[:10])
+}
+
 // CreateRoom implements [haetae.RoomService].
-func (rs *RoomService) CreateRoom(ctx context.Context, caller, title string, members []string) (*haetae.Room, error) {
+func (rs *RoomService) CreateRoom(ctx context.Context, caller, key, title string, members []string) (*haetae.Room, bool, error) {
 	if err := rs.lim().ValidTitle(title); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if key != "" {
+		if err := rs.lim().ValidClientID(key); err != nil {
+			return nil, false, haetae.Errorf(haetae.EInvalidClientID, "Idempotency-Key is 1 to %d characters of A-Z, a-z, 0-9, '_', '-'", rs.lim().ClientIDMax)
+		}
 	}
 	all := []string{caller}
 	for _, m := range members {
 		if err := rs.lim().ValidName(m); err != nil {
-			return nil, haetae.Errorf(haetae.EInvalidName, "member %q is not a valid name", truncate(m, 40))
+			return nil, false, haetae.Errorf(haetae.EInvalidName, "member %q is not a valid name", truncate(m, 40))
 		}
 		if !slices.Contains(all, m) {
 			all = append(all, m)
 		}
 		if len(all) > rs.lim().MembersMax {
-			return nil, haetae.Errorf(haetae.ETooManyMembers, "a room has at most %d members", rs.lim().MembersMax)
+			return nil, false, haetae.Errorf(haetae.ETooManyMembers, "a room has at most %d members", rs.lim().MembersMax)
 		}
 	}
 	for _, m := range all[1:] {
 		ok, err := rs.s.Users.userExists(ctx, m)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !ok {
-			return nil, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", m)
+			return nil, false, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", m)
 		}
 	}
 	rec := &roomRecord{ID: newRoomID(), Title: title, Members: all, CreatedBy: caller, CreatedAt: rs.s.cfg.Now().UTC()}
+	if key != "" {
+		rec.ID = idempotentRoomID(caller, key)
+	}
 	rec.Shard = shardOf(rec.ID, rs.s.cfg.Shards)
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
@@ -98,17 +114,37 @@ func (rs *RoomService) CreateRoom(ctx context.Context, caller, title string, mem
 	// which listing skips, rather than a room some members cannot find.
 	for _, m := range all {
 		if _, err := rs.s.rooms.Put(ctx, memberKey(m, rec.ID), nil); err != nil {
-			return nil, storeErr("index member", err)
+			return nil, false, storeErr("index member", err)
 		}
 	}
 	b, _ := json.Marshal(rec)
 	rev, err := rs.s.rooms.Create(ctx, roomKey(rec.ID), b)
+	if errors.Is(err, jetstream.ErrKeyExists) && key != "" {
+		return rs.repeatCreate(ctx, caller, rec)
+	}
 	if err != nil {
-		return nil, storeErr("create room", err)
+		return nil, false, storeErr("create room", err)
 	}
 	rec.rev = rev
 	rs.cache.put(rec)
-	return rec.view(0, 0), nil
+	return rec.view(0, 0), true, nil
+}
+
+// repeatCreate answers a room creation whose idempotency key made a room before.
+func (rs *RoomService) repeatCreate(ctx context.Context, caller string, want *roomRecord) (*haetae.Room, bool, error) {
+	got, err := rs.load(ctx, want.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if got == nil || got.CreatedBy != caller {
+		return nil, false, storeErr("repeat room creation", fmt.Errorf("room %s vanished", want.ID))
+	}
+	// Members may have been added since; the repeat must name the same title and the same first members.
+	if got.Title != want.Title || len(got.Members) < len(want.Members) || !slices.Equal(got.Members[:len(want.Members)], want.Members) {
+		return nil, false, haetae.Errorf(haetae.EIdempotencyConflict, "this Idempotency-Key already created another room")
+	}
+	r, err := rs.withCounts(ctx, caller, got)
+	return r, false, err
 }
 
 func (r *roomRecord) view(last, unread uint64) *haetae.Room {

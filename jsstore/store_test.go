@@ -50,7 +50,7 @@ func TestConcurrentSendsGetTheirOwnSeq(t *testing.T) {
 	st := mustStore(t)
 	ctx := context.Background()
 	mustUsers(t, st, "alice", "bob")
-	room, err := st.Rooms.CreateRoom(ctx, "alice", "t", []string{"bob"})
+	room, _, err := st.Rooms.CreateRoom(ctx, "alice", "", "t", []string{"bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestSubscribeCatchesUpThenFollows(t *testing.T) {
 	st := mustStore(t)
 	ctx := context.Background()
 	mustUsers(t, st, "alice", "bob")
-	room, _ := st.Rooms.CreateRoom(ctx, "alice", "", []string{"bob"})
+	room, _, _ := st.Rooms.CreateRoom(ctx, "alice", "", "", []string{"bob"})
 	for i := 0; i < 10; i++ {
 		st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("a%d", i), "x")
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/haetae/haetae/client"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/term"
 )
 
 // defaultServer is the node the client commands talk to when neither --server nor a login names one.
@@ -213,9 +214,21 @@ func wrongArgs(env *Env, cmd *ffcli.Command, format string, a ...any) error {
 const maxPasswordBytes = 4096
 
 // readPassword reads one line from stdin, after a prompt on stderr unless the password is piped in.
+// On a terminal, what is typed is not echoed.
 func readPassword(env *Env, name string, fromStdin bool) (string, error) {
 	if !fromStdin {
 		fmt.Fprintf(env.Stderr, "Password for %s: ", name)
+	}
+	if f, ok := env.Stdin.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(env.Stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", errors.New("no password given")
+		}
+		return string(b), nil
 	}
 	line, err := bufio.NewReader(io.LimitReader(env.Stdin, maxPasswordBytes)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

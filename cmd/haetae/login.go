@@ -19,7 +19,7 @@ func loginCommand(env *Env) *ffcli.Command {
 		LongHelp: `Log in as NAME and keep the session in <config-dir>/session.json (mode 0600): the servers, the
 name, the token and when it expires. The other commands use that token, and its servers unless
 --server says otherwise. The password is read from one line of stdin, after a prompt unless
---password-stdin is given (the prompt does not hide what is typed).
+--password-stdin is given.
 
 Give every node you know in --server, comma-separated: the commands fail over between them.
 

@@ -17,7 +17,7 @@ func registerCommand(env *Env) *ffcli.Command {
 		ShortHelp:  "create an account",
 		LongHelp: `Create the account NAME on the server. A name is 3 to 32 characters of a-z, 0-9, '_', '.' and
 '-'; a password at least 8 characters. The password is read from one line of stdin, after a prompt
-unless --password-stdin is given (the prompt does not hide what is typed).
+unless --password-stdin is given.
 
 Registering does not log in; run 'haetae login NAME' next.
 

@@ -45,6 +45,9 @@ type Config struct {
 	RefMessages int
 	// TempDir is where the in-process node and the references keep their files; "" is the system's.
 	TempDir string
+	// CPUProfile, when set, receives a CPU profile of the sending phase only (set-up, such as hashing
+	// the passwords of the bench users, would drown it).
+	CPUProfile io.Writer
 	// Node, when set, adjusts the in-process node's configuration before it starts (tests make password
 	// hashing cheap with it).
 	Node func(*node.Config)

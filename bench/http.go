@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,6 +286,9 @@ func (r *httpRun) send(ctx context.Context, senders []*client.Client, res *HTTPR
 	cfg := r.cfg
 	bar := startMeter(progress, cfg.Messages, "http send")
 	defer bar.finish()
+	if cfg.CPUProfile != nil && pprof.StartCPUProfile(cfg.CPUProfile) == nil {
+		defer pprof.StopCPUProfile()
+	}
 	var (
 		next     atomic.Int64
 		mu       sync.Mutex

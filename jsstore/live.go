@@ -36,7 +36,25 @@ type tail struct {
 	stream string
 	mu     sync.Mutex // held while dispatching, and while a subscription reads pos to register
 	pos    uint64
+	subs   int // subscriptions to rooms of this shard on this node
 	wake   chan struct{}
+}
+
+// tick handles a writer's notice that the shard's stream holds everything up to seq. With no
+// subscriber on this shard nothing needs reading: the position just moves on, since a subscription that
+// starts later catches up from the stream itself. This keeps an idle hub from reading every message.
+func (t *tail) tick(seq uint64) {
+	t.mu.Lock()
+	if t.subs == 0 {
+		t.pos = max(t.pos, seq)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
 }
 
 func newHub(s *Store) (*Hub, error) {
@@ -57,11 +75,9 @@ func newHub(s *Store) (*Hub, error) {
 	}
 	tick, err := s.nc.Subscribe("haetae.tick.*", func(m *nats.Msg) {
 		n, err := strconv.Atoi(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
-		if err == nil && n >= 0 && n < len(h.tails) {
-			select {
-			case h.tails[n].wake <- struct{}{}:
-			default:
-			}
+		seq, err2 := strconv.ParseUint(string(m.Data), 10, 64)
+		if err == nil && err2 == nil && n >= 0 && n < len(h.tails) {
+			h.tails[n].tick(seq)
 		}
 	})
 	if err != nil {
@@ -116,6 +132,12 @@ func (h *Hub) follow(t *tail) {
 			return
 		case <-t.wake:
 		case <-timer.C:
+			t.mu.Lock()
+			idle := t.subs == 0
+			t.mu.Unlock()
+			if idle {
+				continue
+			}
 		}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), h.s.cfg.RequestTimeout)
@@ -184,6 +206,7 @@ type Subscription struct {
 	Room string
 
 	h      *Hub
+	tail   *tail
 	out    chan haetae.Delivery
 	live   chan haetae.Delivery
 	mu     sync.Mutex
@@ -222,8 +245,10 @@ func (h *Hub) Subscribe(ctx context.Context, caller, room string, after uint64) 
 	}
 	set[sub] = struct{}{}
 	h.mu.Unlock()
+	t.subs++
 	pos := t.pos
 	t.mu.Unlock()
+	sub.tail = t
 	go sub.run(sctx, rec, after, pos)
 	return sub, nil
 }
@@ -330,10 +355,15 @@ func (sub *Subscription) Close() {
 
 func (sub *Subscription) unregister() {
 	h := sub.h
+	sub.tail.mu.Lock()
+	defer sub.tail.mu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if set := h.rooms[sub.Room]; set != nil {
-		delete(set, sub)
+		if _, ok := set[sub]; ok {
+			delete(set, sub)
+			sub.tail.subs--
+		}
 		if len(set) == 0 {
 			delete(h.rooms, sub.Room)
 		}

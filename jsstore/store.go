@@ -57,11 +57,11 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Replicas:       1,
-		Shards:         3,
+		Shards:         1,
 		DedupeWindow:   15 * time.Minute,
 		SessionTTL:     7 * 24 * time.Hour,
-		BatchMax:       100,
-		BatchWorkers:   4,
+		BatchMax:       256,
+		BatchWorkers:   1,
 		RequestTimeout: 10 * time.Second,
 		Argon2:         DefaultArgon2,
 		Limits:         haetae.DefaultLimits,

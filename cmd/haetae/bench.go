@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/haetae/haetae/bench"
@@ -31,7 +30,7 @@ func benchCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.RefMessages, "ref-messages", cfg.RefMessages, "message cap of each JetStream reference")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "`dir`ectory for the temporary data of the in-process node and the references (default: the system's)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (node included when in-process) to this `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending phase (node included when in-process) to this `file`")
 	return &ffcli.Command{
 		Name:       "bench",
 		ShortUsage: "haetae bench [flags]",
@@ -68,10 +67,7 @@ not delivered exactly once.`,
 					return err
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				cfg.CPUProfile = f
 			}
 			res, err := bench.Run(ctx, cfg, env.Stderr)
 			if err != nil {

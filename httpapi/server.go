@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"time"
 
@@ -64,6 +66,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// requestPrefix and requestSeq make request ids unique across nodes and restarts without a random read
+// per request.
+var (
+	requestPrefix = func() string {
+		b := make([]byte, 4)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	requestSeq atomic.Uint64
+)
+
+func nextRequestID() string {
+	return requestPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 36)
+}
+
 type ctxKey int
 
 const (
@@ -108,9 +125,7 @@ func (s *Server) handle(path string, methods map[string]method) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = nextRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)

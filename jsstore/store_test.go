@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +190,95 @@ func TestSubscribeCatchesUpThenFollows(t *testing.T) {
 	}
 	if _, err := st.Live.Subscribe(ctx, "carol", room.ID, 0); haetae.ErrorCode(err) != haetae.ENotFound {
 		t.Fatalf("non-member subscribe: %v", err)
+	}
+}
+
+// TestRepeatsInsideAtomicBatches sends many repeats of acknowledged messages at once, so that they land
+// in atomic batches beside new messages: JetStream refuses such a batch whole, and the store must fall
+// back to publishing each message, answering repeats with their originals and committing the new ones
+// once.
+func TestRepeatsInsideAtomicBatches(t *testing.T) {
+	ns, err := embednats.Start(embednats.Config{DataDir: t.TempDir(), ServerName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, _ := ns.Connect("test")
+	t.Cleanup(nc.Close)
+	cfg := jsstore.DefaultConfig()
+	cfg.Argon2 = cheapArgon
+	var biggest atomic.Int64
+	cfg.OnCommit = func(n int, _ time.Duration) {
+		for {
+			b := biggest.Load()
+			if int64(n) <= b || biggest.CompareAndSwap(b, int64(n)) {
+				return
+			}
+		}
+	}
+	st, err := jsstore.Open(context.Background(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	ctx := context.Background()
+	mustUsers(t, st, "alice")
+	room, _, _ := st.Rooms.CreateRoom(ctx, "alice", "", "", []string{})
+	orig := map[string]uint64{}
+	for i := 0; i < 100; i++ {
+		m, _, err := st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("old%d", i), "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[m.ClientID] = m.Seq
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	results := map[string]*haetae.Message{}
+	for i := 0; i < 400; i++ {
+		id, text := fmt.Sprintf("new%d", i), "new"
+		if i%2 == 0 {
+			id, text = fmt.Sprintf("old%d", i/4), "old"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, created, err := st.Messages.Send(ctx, "alice", room.ID, id, text)
+			if err != nil {
+				t.Errorf("send %s: %v", id, err)
+				return
+			}
+			if _, isOld := orig[id]; isOld == created {
+				t.Errorf("send %s: created=%v", id, created)
+			}
+			mu.Lock()
+			results[id] = m
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if biggest.Load() < 16 {
+		t.Fatalf("no batch reached the atomic size (largest %d): the test did not exercise atomic batches", biggest.Load())
+	}
+	for id, seq := range orig {
+		if m := results[id]; m != nil && m.Seq != seq {
+			t.Fatalf("repeat of %s answered seq %d, original %d", id, m.Seq, seq)
+		}
+	}
+	count := 0
+	var after uint64
+	for {
+		page, next, err := st.Messages.History(ctx, "alice", room.ID, haetae.HistoryQuery{After: after, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		count += len(page)
+		after = next
+	}
+	if count != 300 {
+		t.Fatalf("room holds %d messages, want 100 old + 200 new", count)
 	}
 }

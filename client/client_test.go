@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -18,7 +17,7 @@ import (
 
 	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/client"
-	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/internal/testnode"
 	"github.com/haetae/haetae/node"
 )
 
@@ -30,20 +29,11 @@ const password = "correct horse battery"
 // newNode starts a node on dataDir listening at listen, and closes it when the test ends.
 func newNode(tb testing.TB, dataDir, listen string) *node.Node {
 	tb.Helper()
-	cfg := node.DefaultConfig()
+	cfg := testnode.Config(tb)
 	cfg.DataDir = dataDir
 	cfg.Listen = listen
 	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.Store.Argon2 = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	n := node.New(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Open(ctx); err != nil {
-		tb.Fatalf("open node: %v", err)
-	}
-	tb.Cleanup(func() { closeNode(tb, n) })
-	return n
+	return testnode.MustStart(tb, cfg)
 }
 
 func closeNode(tb testing.TB, n *node.Node) {
@@ -174,28 +164,12 @@ func wantNoMore(tb testing.TB, sub *client.Subscription) {
 	}
 }
 
-// checkFor calls f every interval until it returns nil, failing with its last error after total.
-func checkFor(tb testing.TB, total, every time.Duration, f func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
 // checkNoLeak fails the test if, once it and its cleanups registered later are done, a Subscription
 // still has a goroutine running.
 func checkNoLeak(tb testing.TB) {
 	tb.Helper()
 	tb.Cleanup(func() {
-		checkFor(tb, 10*time.Second, 20*time.Millisecond, func() error {
+		testnode.CheckFor(tb, 10*time.Second, 20*time.Millisecond, func() error {
 			buf := make([]byte, 4<<20)
 			buf = buf[:runtime.Stack(buf, true)]
 			for _, g := range bytes.Split(buf, []byte("\n\n")) {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +14,7 @@ import (
 	"time"
 
 	"github.com/haetae/haetae"
-	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/internal/testnode"
 	"github.com/haetae/haetae/node"
 )
 
@@ -25,24 +23,7 @@ const testPassword = "correct horse battery"
 // newTestNode starts an in-process node and closes it when the test ends.
 func newTestNode(tb testing.TB) *node.Node {
 	tb.Helper()
-	cfg := node.DefaultConfig()
-	cfg.DataDir = tb.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.Store.Argon2 = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	n := node.New(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Open(ctx); err != nil {
-		tb.Fatalf("open node: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Close(ctx)
-	})
-	return n
+	return testnode.MustStart(tb, testnode.Config(tb))
 }
 
 // syncBuffer is an output a command may write while the test reads it.
@@ -138,22 +119,6 @@ func decodeOne[T any](tb testing.TB, out string) T {
 		tb.Fatalf("want one JSON line, got %d in %q", len(vs), out)
 	}
 	return vs[0]
-}
-
-// checkFor calls f every interval until it returns nil, failing with its last error after total.
-func checkFor(tb testing.TB, total, every time.Duration, f func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
 }
 
 func testCtx(tb testing.TB) context.Context {
@@ -308,14 +273,14 @@ func TestClientCommands(t *testing.T) {
 			done <- run(tctx, args, noEnv, strings.NewReader(""), &out, &errOut)
 		}()
 		before := len(decodeLines[haetae.Message](t, bob.mustRun(ctx, "", "history", "--json", "--limit", "500", room.ID)))
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		testnode.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 			if got := len(decodeLines[haetae.Message](t, out.String())); got != before {
 				return fmt.Errorf("tail printed %d messages, want the %d of the history; stderr %q", got, before, errOut.String())
 			}
 			return nil
 		})
 		live := decodeOne[haetae.Message](t, alice.mustRun(ctx, "", "send", "--json", room.ID, "live one"))
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		testnode.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 			got := decodeLines[haetae.Message](t, out.String())
 			if len(got) != before+1 || got[before].Seq != live.Seq {
 				return fmt.Errorf("tail printed %d messages, want %d ending with seq %d", len(got), before+1, live.Seq)
@@ -344,7 +309,7 @@ func TestClientCommands(t *testing.T) {
 		}()
 		// The tail may not follow yet when a message is sent, so keep sending until one shows.
 		i := 0
-		checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		testnode.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
 			i++
 			alice.mustRun(ctx, "", "send", room.ID, fmt.Sprintf("now %d", i))
 			if !strings.Contains(out.String(), "alice: now ") {

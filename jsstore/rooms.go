@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/haetae/haetae"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -110,16 +111,8 @@ func (rs *RoomService) CreateRoom(ctx context.Context, caller, key, title string
 	rec.Shard = shardOf(rec.ID, rs.s.cfg.Shards)
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
-	// The member index is written first: a crash in between leaves index entries pointing at no room,
-	// which listing skips, rather than a room some members cannot find.
-	for _, m := range all {
-		if _, err := rs.s.rooms.Put(ctx, memberKey(m, rec.ID), nil); err != nil {
-			return nil, false, storeErr("index member", err)
-		}
-	}
-	b, _ := json.Marshal(rec)
-	rev, err := rs.s.rooms.Create(ctx, roomKey(rec.ID), b)
-	if errors.Is(err, jetstream.ErrKeyExists) && key != "" {
+	rev, err := rs.writeRoom(ctx, rec, 0, all)
+	if wrongLastSequence(err) && key != "" {
 		return rs.repeatCreate(ctx, caller, rec)
 	}
 	if err != nil {
@@ -128,6 +121,23 @@ func (rs *RoomService) CreateRoom(ctx context.Context, caller, key, title string
 	rec.rev = rev
 	rs.cache.put(rec)
 	return rec.view(0, 0), true, nil
+}
+
+// writeRoom writes a room record and the member index entries of newMembers as one atomic batch, so a
+// room and its index never disagree. The record is written only if its revision is still prevRev (0: the
+// room must not exist yet); otherwise JetStream refuses the whole batch and wrongLastSequence(err) holds.
+// It returns the record's new revision.
+func (rs *RoomService) writeRoom(ctx context.Context, rec *roomRecord, prevRev uint64, newMembers []string) (uint64, error) {
+	msgs := make([]*nats.Msg, 0, len(newMembers)+1)
+	for _, m := range newMembers {
+		msgs = append(msgs, nats.NewMsg("$KV."+roomsBucket+"."+memberKey(m, rec.ID)))
+	}
+	b, _ := json.Marshal(rec)
+	room := nats.NewMsg("$KV." + roomsBucket + "." + roomKey(rec.ID))
+	room.Data = b
+	room.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(prevRev, 10))
+	msgs = append(msgs, room)
+	return rs.s.publishAtomic(ctx, msgs)
 }
 
 // repeatCreate answers a room creation whose idempotency key made a room before.
@@ -221,18 +231,14 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 		}
 		next := *rec
 		next.Members = append(slices.Clone(rec.Members), name)
-		b, _ := json.Marshal(&next)
 		cctx, cancel := rs.s.timeout(ctx)
-		_, err = rs.s.rooms.Put(cctx, memberKey(name, id), nil)
-		if err == nil {
-			next.rev, err = rs.s.rooms.Update(cctx, roomKey(id), b, rec.rev)
-		}
+		next.rev, err = rs.writeRoom(cctx, &next, rec.rev, []string{name})
 		cancel()
 		if err == nil {
 			rs.cache.put(&next)
 			return rs.withCounts(ctx, caller, &next)
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 10 {
+		if !wrongLastSequence(err) || attempt >= 10 {
 			return nil, storeErr("add member", err)
 		}
 		// Another node changed the room first (stale revision): read it again and retry.

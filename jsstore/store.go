@@ -53,6 +53,10 @@ type Config struct {
 	OnDeliver func(n int)
 }
 
+// NeededBatchSize is the largest atomic batch the store sends: a batch of messages, or a full room with
+// its member index. The NATS server's JetStream MaxBatchSize must be at least this.
+func (c Config) NeededBatchSize() int { return max(c.BatchMax, c.Limits.MembersMax+1) }
+
 // DefaultConfig is the single-node configuration.
 func DefaultConfig() Config {
 	return Config{
@@ -118,6 +122,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if s.rooms, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: roomsBucket, Description: "haetae rooms, membership index, read positions"}); err != nil {
 		return nil, err
 	}
+	// A room and its member index are written together in atomic batches.
+	if err := s.allowAtomic(ctx, "KV_"+roomsBucket); err != nil {
+		return nil, err
+	}
 	for i := 0; i < cfg.Shards; i++ {
 		if err := s.messageStream(ctx, i); err != nil {
 			return nil, err
@@ -166,6 +174,23 @@ func (s *Store) messageStream(ctx context.Context, shard int) error {
 	}
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// allowAtomic turns on atomic batch publishing for a stream that a KV bucket made.
+func (s *Store) allowAtomic(ctx context.Context, name string) error {
+	st, err := s.js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", name, err)
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.AllowAtomicPublish {
+		return nil
+	}
+	cfg.AllowAtomicPublish = true
+	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("allow atomic batches on %s: %w", name, err)
 	}
 	return nil
 }

@@ -18,7 +18,9 @@ var cheapArgon = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
 
 func mustStore(tb testing.TB) *jsstore.Store {
 	tb.Helper()
-	ns, err := embednats.Start(embednats.Config{DataDir: tb.TempDir(), ServerName: "test"})
+	cfg := jsstore.DefaultConfig()
+	cfg.Argon2 = cheapArgon
+	ns, err := embednats.Start(embednats.Config{DataDir: tb.TempDir(), ServerName: "test", MaxBatchSize: cfg.NeededBatchSize()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -28,8 +30,6 @@ func mustStore(tb testing.TB) *jsstore.Store {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(nc.Close)
-	cfg := jsstore.DefaultConfig()
-	cfg.Argon2 = cheapArgon
 	st, err := jsstore.Open(context.Background(), nc, cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -280,5 +280,39 @@ func TestRepeatsInsideAtomicBatches(t *testing.T) {
 	}
 	if count != 300 {
 		t.Fatalf("room holds %d messages, want 100 old + 200 new", count)
+	}
+}
+
+// TestFullRoomIsOneAtomicWrite creates a room of the most members allowed, which the store writes with
+// its member index as one atomic batch, and checks that every member finds it and that one more member is
+// refused.
+func TestFullRoomIsOneAtomicWrite(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	max := jsstore.DefaultConfig().Limits.MembersMax
+	names := make([]string, 0, max)
+	for i := 0; i < max; i++ {
+		names = append(names, fmt.Sprintf("user%04d", i))
+	}
+	mustUsers(t, st, names...)
+	mustUsers(t, st, "latecomer")
+	room, created, err := st.Rooms.CreateRoom(ctx, names[0], "", "everyone", names[1:])
+	if err != nil {
+		t.Fatalf("create full room: %v", err)
+	}
+	if !created || len(room.Members) != max {
+		t.Fatalf("create full room: created=%v members=%d", created, len(room.Members))
+	}
+	for _, n := range []string{names[1], names[max/2], names[max-1]} {
+		rooms, err := st.Rooms.Rooms(ctx, n)
+		if err != nil || len(rooms) != 1 || rooms[0].ID != room.ID {
+			t.Fatalf("%s's rooms: %+v %v", n, rooms, err)
+		}
+	}
+	if _, err := st.Rooms.AddMember(ctx, names[0], room.ID, "latecomer"); haetae.ErrorCode(err) != haetae.ETooManyMembers {
+		t.Fatalf("adding member %d: %v", max+1, err)
+	}
+	if rooms, _ := st.Rooms.Rooms(ctx, "latecomer"); len(rooms) != 0 {
+		t.Fatalf("a refused member sees %d rooms", len(rooms))
 	}
 }

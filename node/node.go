@@ -99,7 +99,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		ServerName:   "haetae",
 		ClientListen: cfg.NATSListen,
 		LazySync:     cfg.LazySync,
-		MaxBatchSize: max(cfg.Store.BatchMax, 100),
+		MaxBatchSize: cfg.Store.NeededBatchSize(),
 		Logf:         func(f string, a ...any) { cfg.Logger.Debug(fmt.Sprintf(f, a...)) },
 	})
 	if err != nil {

@@ -517,3 +517,22 @@ func TestShutdownTellsLiveClientsToGoElsewhere(t *testing.T) {
 		return
 	}
 }
+
+func TestPasswordGuessingIsLimited(t *testing.T) {
+	n := testnode.MustStart(t, testnode.Config(t))
+	testnode.MustUser(t, n.URL(), "alice")
+	var r *testnode.Response
+	for i := 0; i < 10; i++ {
+		r = testnode.DoJSON(t, "POST", n.URL()+"/v1/sessions", "", map[string]string{"name": "alice", "password": fmt.Sprintf("guess-%d", i)})
+		if r.Status != 401 {
+			t.Fatalf("guess %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	// Now even the right password waits: the limit is on the name, not on being wrong.
+	r = testnode.DoJSON(t, "POST", n.URL()+"/v1/sessions", "", map[string]string{"name": "alice", "password": "password-alice"})
+	if r.Status != 429 || r.ErrorCode() != haetae.ERateLimited || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 10 wrong passwords: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	// Other names are not affected.
+	testnode.MustUser(t, n.URL(), "bob")
+}

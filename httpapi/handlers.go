@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/haetae/haetae"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,10 +25,18 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) err
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
+	if left, blocked := s.logins.blocked(req.Name); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
+		return haetae.Errorf(haetae.ERateLimited, "too many wrong passwords for this name; try again later")
+	}
 	sess, err := s.Users.CreateSession(r.Context(), req.Name, req.Password)
+	if haetae.ErrorCode(err) == haetae.EBadCredentials {
+		s.logins.failed(req.Name)
+	}
 	if err != nil {
 		return err
 	}
+	s.logins.succeeded(req.Name)
 	writeJSON(w, http.StatusOK, sess)
 	return nil
 }

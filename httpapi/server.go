@@ -33,6 +33,7 @@ type Server struct {
 	Registry *prometheus.Registry
 
 	metrics *metrics
+	logins  *loginLimiter
 	mux     *http.ServeMux
 	once    sync.Once
 
@@ -55,6 +56,7 @@ func (s *Server) init() {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.logins = newLoginLimiter()
 	s.liveConns = map[*liveConn]struct{}{}
 	s.mux = http.NewServeMux()
 	s.routes()

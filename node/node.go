@@ -21,6 +21,7 @@ import (
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -65,6 +66,7 @@ type Node struct {
 	Registry       *prometheus.Registry
 	AdminTokenPath string
 
+	nc      *nats.Conn
 	ln      net.Listener
 	served  chan error
 	started bool
@@ -105,17 +107,17 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	nc, err := n.NATS.Connect("haetae")
+	n.nc, err = n.NATS.Connect("haetae")
 	if err != nil {
 		return err
 	}
+	nc := n.nc
 	n.Registry = prometheus.NewRegistry()
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	storeCfg := cfg.Store
 	registerStoreMetrics(n.Registry, &storeCfg)
 	n.Store, err = jsstore.Open(ctx, nc, storeCfg)
 	if err != nil {
-		nc.Close()
 		return err
 	}
 	n.API = &httpapi.Server{
@@ -188,6 +190,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.Store != nil {
 		n.Store.Close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
 	}
 	if n.NATS != nil {
 		n.NATS.Shutdown()

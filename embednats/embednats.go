@@ -52,7 +52,7 @@ func Start(cfg Config) (*Server, error) {
 		SyncAlways:         !cfg.LazySync,
 		DontListen:         cfg.ClientListen == "",
 		NoSigs:             true,
-		MaxPayload:         1 << 20,
+		MaxPayload:         2 << 20, // above the largest request body haetae accepts (1 MiB)
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  -1,
 	}

@@ -219,6 +219,12 @@ func TestIdempotentSend(t *testing.T) {
 			t.Fatalf("concurrent repeats got seqs %v", seqs)
 		}
 	}
+	// The longest text of characters that JSON encoders like to escape is stored whole.
+	long := strings.Repeat("<&>", 4000/3) + "<"
+	if r := testnode.DoJSON(t, "POST", url, alice, map[string]string{"client_id": "long", "text": long}); r.Status != 201 {
+		t.Fatalf("longest text: %d %s", r.Status, r.Body)
+	}
+
 	// Room creation is idempotent by Idempotency-Key.
 	roomURL := base + "/v1/rooms"
 	var rooms [3]room
@@ -252,8 +258,8 @@ func TestIdempotentSend(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("send by Idempotency-Key: %d", resp.StatusCode)
 	}
-	if h := history(t, base, alice, rm.ID); len(h) != 3 {
-		t.Fatalf("history has %d messages, want 3: %+v", len(h), h)
+	if h := history(t, base, alice, rm.ID); len(h) != 4 || h[2].Text != long {
+		t.Fatalf("history has %d messages, want 4 with the long one", len(h))
 	}
 }
 

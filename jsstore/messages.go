@@ -1,6 +1,7 @@
 package jsstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,16 @@ type storedMessage struct {
 	Kind     string    `json:"k"`
 	Text     string    `json:"t"`
 	SentAt   time.Time `json:"at"`
+}
+
+// encodeMessage writes a stored message without HTML escaping, so that its size stays within a few
+// bytes of the text the client sent (json.Marshal would write '<' as six bytes).
+func encodeMessage(sm storedMessage) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(sm)
+	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
 func decodeMessage(m storedMsg) (*haetae.Message, error) {
@@ -105,7 +116,7 @@ func (m *MessageService) Send(ctx context.Context, caller, room, clientID, text 
 // post commits a message of any kind; services other than chat (gifts, system notices) use it too.
 func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, clientID, kind, text string) (*haetae.Message, bool, error) {
 	msg := &haetae.Message{Room: rec.ID, ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: m.s.cfg.Now().UTC()}
-	data, _ := json.Marshal(storedMessage{ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: msg.SentAt})
+	data := encodeMessage(storedMessage{ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: msg.SentAt})
 	p := &pendingSend{msgID: rec.ID + "/" + subjectToken(from) + "/" + clientID, subject: roomSubject(rec), data: data, msg: msg, done: make(chan struct{})}
 
 	m.mu.Lock()

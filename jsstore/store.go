@@ -53,6 +53,36 @@ type Config struct {
 	OnDeliver func(n int)
 }
 
+// Validate says what is wrong with a configuration, in the words of its flags.
+func (c Config) Validate() error {
+	l := c.Limits
+	switch {
+	case c.Shards < 1 || c.Shards > 64:
+		return fmt.Errorf("shards must be 1 to 64, not %d", c.Shards)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("replicas must be 1 to 5, not %d", c.Replicas)
+	case c.BatchMax < 1 || c.BatchMax > 10000:
+		return fmt.Errorf("batch-max must be 1 to 10000, not %d", c.BatchMax)
+	case c.BatchWorkers < 1:
+		return fmt.Errorf("batch workers must be at least 1")
+	case c.DedupeWindow < time.Second:
+		return fmt.Errorf("dedupe-window must be at least 1s, not %s", c.DedupeWindow)
+	case c.SessionTTL < time.Minute:
+		return fmt.Errorf("session-ttl must be at least 1m, not %s", c.SessionTTL)
+	case c.RequestTimeout < time.Millisecond:
+		return fmt.Errorf("request timeout must be positive")
+	case l.TextMax < 1 || l.TextMax > 60000:
+		return fmt.Errorf("max-text must be 1 to 60000, not %d", l.TextMax)
+	case l.MembersMax < 1 || l.MembersMax > 10000:
+		return fmt.Errorf("max-members must be 1 to 10000, not %d", l.MembersMax)
+	case l.BodyMax < 1024 || l.BodyMax > 1<<20:
+		return fmt.Errorf("max-body must be 1024 to %d bytes, not %d", 1<<20, l.BodyMax)
+	case l.NameMin < 1 || l.NameMax < l.NameMin || l.ClientIDMax < 1 || l.HistoryMax < 1 || l.HistoryDefault < 1 || l.HistoryDefault > l.HistoryMax:
+		return fmt.Errorf("inconsistent limits: %+v", l)
+	}
+	return nil
+}
+
 // NeededBatchSize is the largest atomic batch the store sends: a batch of messages, or a full room with
 // its member index. The NATS server's JetStream MaxBatchSize must be at least this.
 func (c Config) NeededBatchSize() int { return max(c.BatchMax, c.Limits.MembersMax+1) }
@@ -102,11 +132,8 @@ const (
 // Open creates or updates the streams and buckets and starts the services' background work (batchers,
 // the live tail). Close stops it.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
-	if cfg.Shards < 1 || cfg.Shards > 64 {
-		return nil, fmt.Errorf("shards must be 1 to 64, not %d", cfg.Shards)
-	}
-	if cfg.Replicas < 1 {
-		return nil, fmt.Errorf("replicas must be at least 1")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -170,7 +197,7 @@ func (s *Store) messageStream(ctx context.Context, shard int) error {
 		AllowAtomicPublish: true,
 		Retention:          jetstream.LimitsPolicy,
 		Discard:            jetstream.DiscardOld,
-		MaxMsgSize:         64 << 10,
+		MaxMsgSize:         int32(s.cfg.Limits.BodyMax) + 4096, // a message's JSON is never larger than the body it came in
 	}
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)

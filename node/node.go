@@ -83,6 +83,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Store.Logger = cfg.Logger
+	if err := cfg.Store.Validate(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

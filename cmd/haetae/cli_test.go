@@ -364,3 +364,23 @@ func checkSessionFile(tb testing.TB, dir, name, server string) {
 		tb.Fatalf("stored session = %+v, want %s's token on %s", s, name, server)
 	}
 }
+
+func TestRootUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "SUBCOMMANDS"},
+		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"--help"}, 0, "SUBCOMMANDS"},
+		{[]string{"serve", "--help"}, 0, "lazy-sync"},
+		{[]string{"serve", "extra"}, 1, "serve takes no arguments"},
+	} {
+		var stdout, stderr syncBuffer
+		code := run(testCtx(t), tc.args, noEnv, strings.NewReader(""), &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("haetae %v: exit %d, want %d; stderr lacks %q:\n%s", tc.args, code, tc.code, tc.want, stderr.String())
+		}
+	}
+}

@@ -47,9 +47,13 @@ Every flag can also be set by an environment variable: HAETAE_ and the flag's na
 Run 'haetae <command> --help' for a command's flags.`,
 		FlagSet:     flag.NewFlagSet("haetae", flag.ContinueOnError),
 		Subcommands: commands(env),
-		Exec: func(ctx context.Context, args []string) error {
-			return flag.ErrHelp
-		},
+	}
+	root.Exec = func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "haetae: unknown command %q\n\n", args[0])
+		}
+		fmt.Fprintln(stderr, ffcli.DefaultUsageFunc(root))
+		return errUsage
 	}
 	root.FlagSet.SetOutput(stderr)
 	for _, c := range root.Subcommands {
@@ -62,11 +66,7 @@ Run 'haetae <command> --help' for a command's flags.`,
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		if len(args) == 0 {
-			fmt.Fprintln(stderr, ffcli.DefaultUsageFunc(root))
-			return 2
-		}
-		return 0
+		return 0 // --help: the usage has been printed
 	case errors.Is(err, errUsage):
 		return 2
 	default:

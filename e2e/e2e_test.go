@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/haetae/haetae/internal/testnode"
 )
 
 var haetaeBin string
@@ -41,7 +44,25 @@ type proc struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
-	out  *strings.Builder
+	out  *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var listenRE = regexp.MustCompile(`serving the API on (http://\S+)`)
@@ -49,13 +70,19 @@ var listenRE = regexp.MustCompile(`serving the API on (http://\S+)`)
 // startServe runs `haetae serve` with args and waits until it says where it listens.
 func startServe(tb testing.TB, args ...string) *proc {
 	tb.Helper()
+	return startServeEnv(tb, nil, args...)
+}
+
+// startServeEnv is startServe with extra environment variables.
+func startServeEnv(tb testing.TB, env []string, args ...string) *proc {
+	tb.Helper()
 	cmd := exec.Command(haetaeBin, append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "HAETAE_ADMIN_TOKEN=")
+	cmd.Env = append(append(os.Environ(), "HAETAE_ADMIN_TOKEN="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := &strings.Builder{}
+	out := &lockedBuffer{}
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -87,6 +114,17 @@ func startServe(tb testing.TB, args ...string) *proc {
 		tb.Fatalf("haetae serve did not start\n%s", out.String())
 	}
 	return nil
+}
+
+// waitOutput waits until the process has printed want.
+func (p *proc) waitOutput(tb testing.TB, want string) {
+	tb.Helper()
+	testnode.CheckFor(tb, 10*time.Second, 10*time.Millisecond, func() error {
+		if !strings.Contains(p.out.String(), want) {
+			return fmt.Errorf("output lacks %q:\n%s", want, p.out.String())
+		}
+		return nil
+	})
 }
 
 func (p *proc) wait(tb testing.TB, timeout time.Duration) error {

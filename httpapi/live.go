@@ -37,6 +37,8 @@ const (
 	livePingEvery    = 30 * time.Second
 	liveOutbound     = 256 // frames queued for one connection's writer
 	liveMaxRooms     = 1000
+	// defaultMaxLiveConns bounds the WebSockets one node holds; each costs two goroutines and buffers.
+	defaultMaxLiveConns = 20000
 )
 
 // liveConn is one WebSocket connection with its room subscriptions.
@@ -50,6 +52,24 @@ type liveConn struct {
 	subs      map[string]haetae.Subscription
 	closeOnce sync.Once
 	closed    chan struct{} // closed when closeWith has finished
+	typedAt   map[string]time.Time
+}
+
+// typingAllowed rate-limits typing notices to one a second per room, so a client cannot flood a room's
+// members through the server. Only the read loop calls it.
+func (c *liveConn) typingAllowed(room string) bool {
+	now := time.Now()
+	if c.typedAt == nil {
+		c.typedAt = map[string]time.Time{}
+	}
+	if now.Sub(c.typedAt[room]) < time.Second {
+		return false
+	}
+	if len(c.typedAt) >= liveMaxRooms {
+		clear(c.typedAt)
+	}
+	c.typedAt[room] = now
+	return true
 }
 
 // handleLive upgrades to the live WebSocket. The token comes from the Authorization header or, since
@@ -70,6 +90,9 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	if s.isDraining() {
 		return haetae.Errorf(haetae.EUnavailable, "this node is shutting down; connect to another")
 	}
+	if s.liveCount() >= s.maxLive() {
+		return haetae.Errorf(haetae.EOverloaded, "this node has as many live connections as it takes; connect to another or retry")
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return nil // Accept has written the response
@@ -78,7 +101,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &liveConn{ws: ws, user: user, out: make(chan []byte, liveOutbound), ctx: ctx, cancel: cancel, subs: map[string]haetae.Subscription{}, closed: make(chan struct{})}
 	if !s.addLive(c) {
-		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		ws.Close(websocket.StatusTryAgainLater, "server shutting down or full")
 		cancel()
 		return nil
 	}
@@ -125,6 +148,9 @@ func (s *Server) readLoop(c *liveConn) {
 				sub.Close()
 			}
 		case "typing":
+			if !c.typingAllowed(f.Room) {
+				continue // a typing notice a second per room is plenty; more is dropped
+			}
 			if err := s.Live.Typing(c.ctx, c.user, f.Room); err != nil {
 				c.sendError(f.Room, err)
 			}
@@ -267,10 +293,23 @@ func (c *liveConn) closeSubs(s *Server) {
 	}
 }
 
+func (s *Server) liveCount() int {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	return len(s.liveConns)
+}
+
+func (s *Server) maxLive() int {
+	if s.MaxLiveConns > 0 {
+		return s.MaxLiveConns
+	}
+	return defaultMaxLiveConns
+}
+
 func (s *Server) addLive(c *liveConn) bool {
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
-	if s.draining {
+	if s.draining || len(s.liveConns) >= s.maxLive() {
 		return false
 	}
 	s.liveConns[c] = struct{}{}

@@ -29,6 +29,9 @@ type Server struct {
 	Logger   *slog.Logger
 	// Ready reports whether this node can take writes now (for /readyz); nil means it can.
 	Ready func() error
+	// MaxLiveConns bounds the WebSocket connections this node holds (0: 20,000); past it a new one is
+	// refused with 503 overloaded.
+	MaxLiveConns int
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
 

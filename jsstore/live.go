@@ -21,14 +21,13 @@ var ErrSlowConsumer = haetae.Errorf(haetae.ESlowConsumer, "the connection fell b
 // data center), woken by core NATS ticks that writers publish after each commit, and by a timer in case
 // a tick is lost. Every message is read once per node, whatever the number of subscribers.
 type Hub struct {
-	s      *Store
-	tails  []*tail
-	mu     sync.RWMutex
-	rooms  map[string]map[*Subscription]struct{}
-	subs   []*nats.Subscription
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	Buffer int // messages a subscription may have queued before it is a slow consumer
+	s     *Store
+	tails []*tail
+	mu    sync.RWMutex
+	rooms map[string]map[*Subscription]struct{}
+	subs  []*nats.Subscription
+	quit  chan struct{}
+	wg    sync.WaitGroup
 }
 
 type tail struct {
@@ -58,7 +57,7 @@ func (t *tail) tick(seq uint64) {
 }
 
 func newHub(s *Store) (*Hub, error) {
-	h := &Hub{s: s, rooms: map[string]map[*Subscription]struct{}{}, quit: make(chan struct{}), Buffer: 4096}
+	h := &Hub{s: s, rooms: map[string]map[*Subscription]struct{}{}, quit: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	for i := 0; i < s.cfg.Shards; i++ {
@@ -232,7 +231,7 @@ func (h *Hub) Subscribe(ctx context.Context, caller, room string, after uint64) 
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	sub := &Subscription{Room: rec.ID, h: h, out: make(chan haetae.Delivery, 64), live: make(chan haetae.Delivery, h.Buffer), ended: make(chan struct{}), cancel: cancel}
+	sub := &Subscription{Room: rec.ID, h: h, out: make(chan haetae.Delivery, 64), live: make(chan haetae.Delivery, h.s.cfg.LiveBuffer), ended: make(chan struct{}), cancel: cancel}
 	t := h.tails[rec.Shard]
 	// Registering and reading pos under the tail's lock splits the room's messages exactly: those up to
 	// pos are in the store for the catch-up below, those after pos will be pushed to sub.live.

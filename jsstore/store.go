@@ -40,6 +40,9 @@ type Config struct {
 	BatchMax int
 	// BatchWorkers is how many batches may be in flight at once per shard.
 	BatchWorkers int
+	// LiveBuffer is how many messages a live subscription may have queued before its reader counts as a
+	// slow consumer and is told to resume from its cursor.
+	LiveBuffer int
 	// RequestTimeout bounds every JetStream call that has no deadline of its own.
 	RequestTimeout time.Duration
 	// Argon2 cost of password hashes.
@@ -69,6 +72,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dedupe-window must be at least 1s, not %s", c.DedupeWindow)
 	case c.SessionTTL < time.Minute:
 		return fmt.Errorf("session-ttl must be at least 1m, not %s", c.SessionTTL)
+	case c.LiveBuffer < 1:
+		return fmt.Errorf("live buffer must be at least 1")
 	case c.RequestTimeout < time.Millisecond:
 		return fmt.Errorf("request timeout must be positive")
 	case l.TextMax < 1 || l.TextMax > 60000:
@@ -96,6 +101,7 @@ func DefaultConfig() Config {
 		SessionTTL:     7 * 24 * time.Hour,
 		BatchMax:       256,
 		BatchWorkers:   1,
+		LiveBuffer:     4096,
 		RequestTimeout: 10 * time.Second,
 		Argon2:         DefaultArgon2,
 		Limits:         haetae.DefaultLimits,

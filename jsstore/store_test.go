@@ -18,8 +18,14 @@ var cheapArgon = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
 
 func mustStore(tb testing.TB) *jsstore.Store {
 	tb.Helper()
+	return mustStoreWith(tb, func(*jsstore.Config) {})
+}
+
+func mustStoreWith(tb testing.TB, change func(*jsstore.Config)) *jsstore.Store {
+	tb.Helper()
 	cfg := jsstore.DefaultConfig()
 	cfg.Argon2 = cheapArgon
+	change(&cfg)
 	ns, err := embednats.Start(embednats.Config{DataDir: tb.TempDir(), ServerName: "test", MaxBatchSize: cfg.NeededBatchSize()})
 	if err != nil {
 		tb.Fatal(err)
@@ -314,5 +320,64 @@ func TestFullRoomIsOneAtomicWrite(t *testing.T) {
 	}
 	if rooms, _ := st.Rooms.Rooms(ctx, "latecomer"); len(rooms) != 0 {
 		t.Fatalf("a refused member sees %d rooms", len(rooms))
+	}
+}
+
+// TestSlowConsumerIsCutOffAndResumes lets a subscriber stop reading while messages keep coming: the hub
+// must not buffer without bound, so the subscription ends as a slow consumer; resuming from the cursor
+// then delivers every message exactly once.
+func TestSlowConsumerIsCutOffAndResumes(t *testing.T) {
+	st := mustStoreWith(t, func(c *jsstore.Config) { c.LiveBuffer = 8 })
+	ctx := context.Background()
+	mustUsers(t, st, "alice")
+	room, _, _ := st.Rooms.CreateRoom(ctx, "alice", "", "", []string{})
+	sub, err := st.Live.Subscribe(ctx, "alice", room.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	const n = 300
+	for i := 0; i < n; i++ {
+		if _, _, err := st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("m%d", i), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint64]bool{}
+	var cursor uint64
+	read := func(sub haetae.Subscription, until int) {
+		deadline := time.After(10 * time.Second)
+		for len(seen) < until {
+			select {
+			case d, ok := <-sub.Deliveries():
+				if !ok {
+					return
+				}
+				if d.Message == nil {
+					continue
+				}
+				if seen[d.Message.Seq] || d.Message.Seq <= cursor {
+					t.Fatalf("seq %d delivered twice or out of order (cursor %d)", d.Message.Seq, cursor)
+				}
+				seen[d.Message.Seq], cursor = true, d.Message.Seq
+			case <-deadline:
+				t.Fatalf("stuck after %d messages", len(seen))
+			}
+		}
+	}
+	read(sub, n)
+	if len(seen) == n {
+		t.Fatal("a subscriber that did not read for 300 messages was never cut off")
+	}
+	if haetae.ErrorCode(sub.Err()) != haetae.ESlowConsumer {
+		t.Fatalf("subscription ended with %v, want slow_consumer", sub.Err())
+	}
+	again, err := st.Live.Subscribe(ctx, "alice", room.ID, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	read(again, n)
+	if len(seen) != n {
+		t.Fatalf("after resuming, %d of %d messages", len(seen), n)
 	}
 }

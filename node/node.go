@@ -39,6 +39,8 @@ type Config struct {
 	NATSListen string
 	// LazySync trades durability for speed: see [embednats.Config.LazySync].
 	LazySync bool
+	// MaxLiveConns bounds the WebSocket connections of this node (0: the API's default).
+	MaxLiveConns int
 	// ShutdownTimeout bounds the graceful drain on SIGTERM.
 	ShutdownTimeout time.Duration
 	Store           jsstore.Config
@@ -124,14 +126,15 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.API = &httpapi.Server{
-		Users:    n.Store.Users,
-		Rooms:    n.Store.Rooms,
-		Messages: n.Store.Messages,
-		Live:     n.Store.Live,
-		Limits:   cfg.Store.Limits,
-		Logger:   cfg.Logger,
-		Ready:    n.NATS.Healthy,
-		Registry: n.Registry,
+		Users:        n.Store.Users,
+		Rooms:        n.Store.Rooms,
+		Messages:     n.Store.Messages,
+		Live:         n.Store.Live,
+		Limits:       cfg.Store.Limits,
+		Logger:       cfg.Logger,
+		Ready:        n.NATS.Healthy,
+		MaxLiveConns: cfg.MaxLiveConns,
+		Registry:     n.Registry,
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {

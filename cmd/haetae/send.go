@@ -20,6 +20,7 @@ func sendCommand(env *Env) *ffcli.Command {
 The message carries a client id, which the command keeps across its own retries, so a message is
 stored once even when a node fails mid-request. Give --client-id yourself to make re-running the
 command safe too: a repeat with the same id and text prints the original message ("already sent").
+Sending also marks the room read up to the new message, as replying in a messenger does.
 Put '--' before a text that begins with '-'.
 
 Example:
@@ -44,6 +45,11 @@ Example:
 		msg, created, err := c.Send(ctx, args[0], *clientID, strings.Join(args[1:], " "))
 		if err != nil {
 			return explain(err)
+		}
+		// Replying means having read the room, as in any messenger: without this, one's own messages
+		// would count as unread. The message is sent either way, so a failure here is only a warning.
+		if err := c.MarkRead(ctx, msg.Room, msg.Seq); err != nil {
+			fmt.Fprintf(env.Stderr, "haetae: warning: could not mark the room read: %v\n", explain(err))
 		}
 		if cf.json {
 			return printJSON(env.Stdout, msg)

@@ -78,7 +78,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("%d acknowledged, %d in flight at the kill", len(acked), len(unacked))
 
 	p2 := startServe(t, "--data", data, "--listen", "127.0.0.1:0")
-	token := login(t, p2.url, "alice")
+	token := testnode.Login(t, p2.url, "alice")
 	// Retrying what was in flight is safe: each lands at most once.
 	for _, id := range unacked {
 		if _, status, err := trySend(p2.url, token, room.ID, id); err != nil || (status != 201 && status != 200) {
@@ -95,7 +95,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	count := map[string]int{}
 	stored := map[string]uint64{}
 	var prev uint64
-	for _, m := range fullHistory(t, p2.url, token, room.ID) {
+	for _, m := range testnode.History(t, p2.url, token, room.ID) {
 		if m.Seq <= prev {
 			t.Fatalf("history out of order: %d after %d", m.Seq, prev)
 		}
@@ -134,7 +134,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.out.String())
 	}
 	p2 := startServe(t, "--data", data, "--listen", "127.0.0.1:0")
-	if h := fullHistory(t, p2.url, login(t, p2.url, "alice"), room.ID); len(h) != 1 {
+	if h := testnode.History(t, p2.url, testnode.Login(t, p2.url, "alice"), room.ID); len(h) != 1 {
 		t.Fatalf("after a clean restart the room holds %d messages", len(h))
 	}
 }

@@ -3,14 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"testing"
 	"time"
 
 	"github.com/haetae/haetae"
-	"github.com/haetae/haetae/internal/testnode"
 )
 
 var hc = &http.Client{Timeout: 10 * time.Second}
@@ -39,37 +36,4 @@ func trySend(base, token, room, clientID string) (*haetae.Message, int, error) {
 		}
 	}
 	return &m, resp.StatusCode, nil
-}
-
-func login(tb testing.TB, base, name string) string {
-	tb.Helper()
-	r := testnode.DoJSON(tb, "POST", base+"/v1/sessions", "", map[string]string{"name": name, "password": "password-" + name})
-	if r.Status != 200 {
-		tb.Fatalf("login: %d %s", r.Status, r.Body)
-	}
-	var s haetae.Session
-	r.JSON(tb, &s)
-	return s.Token
-}
-
-func fullHistory(tb testing.TB, base, token, room string) []haetae.Message {
-	tb.Helper()
-	var all []haetae.Message
-	var after uint64
-	for {
-		r := testnode.Do(tb, "GET", fmt.Sprintf("%s/v1/rooms/%s/messages?after=%d&limit=500", base, room, after), token, nil)
-		if r.Status != 200 {
-			tb.Fatalf("history: %d %s", r.Status, r.Body)
-		}
-		var page struct {
-			Messages []haetae.Message
-			Next     uint64
-		}
-		r.JSON(tb, &page)
-		if len(page.Messages) == 0 {
-			return all
-		}
-		all = append(all, page.Messages...)
-		after = page.Next
-	}
 }

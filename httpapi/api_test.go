@@ -49,28 +49,6 @@ func mustSend(tb testing.TB, base, token, roomID, clientID, text string) haetae.
 	return m
 }
 
-func history(tb testing.TB, base, token, roomID string) []haetae.Message {
-	tb.Helper()
-	var all []haetae.Message
-	var after uint64
-	for {
-		r := testnode.Do(tb, "GET", fmt.Sprintf("%s/v1/rooms/%s/messages?after=%d&limit=500", base, roomID, after), token, nil)
-		if r.Status != 200 {
-			tb.Fatalf("history: %d %s", r.Status, r.Body)
-		}
-		var page struct {
-			Messages []haetae.Message `json:"messages"`
-			Next     uint64           `json:"next"`
-		}
-		r.JSON(tb, &page)
-		if len(page.Messages) == 0 {
-			return all
-		}
-		all = append(all, page.Messages...)
-		after = page.Next
-	}
-}
-
 // TestBadInputIsRefusedAndChangesNothing drives every route with the bad inputs of the contract: each is
 // a 4xx with the JSON error body (never a 500), and afterwards the state is what it was.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
@@ -165,7 +143,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	if r := testnode.DoJSON(t, "POST", base+"/v1/sessions", "", map[string]string{"name": "zed", "password": "password1"}); r.Status != 401 {
 		t.Fatalf("a refused registration created a user: %d", r.Status)
 	}
-	h := history(t, base, alice, rm.ID)
+	h := testnode.History(t, base, alice, rm.ID)
 	if len(h) != 1 || h[0].ClientID != "first" {
 		t.Fatalf("history changed: %+v", h)
 	}
@@ -258,7 +236,7 @@ func TestIdempotentSend(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("send by Idempotency-Key: %d", resp.StatusCode)
 	}
-	if h := history(t, base, alice, rm.ID); len(h) != 4 || h[2].Text != long {
+	if h := testnode.History(t, base, alice, rm.ID); len(h) != 4 || h[2].Text != long {
 		t.Fatalf("history has %d messages, want 4 with the long one", len(h))
 	}
 }

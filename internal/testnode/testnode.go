@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/jsstore"
 	"github.com/haetae/haetae/node"
 )
@@ -125,6 +127,41 @@ func MustUser(tb testing.TB, base, name string) string {
 	var s struct{ Token string }
 	r.JSON(tb, &s)
 	return s.Token
+}
+
+// Login returns a fresh token for a user made by MustUser.
+func Login(tb testing.TB, base, name string) string {
+	tb.Helper()
+	r := DoJSON(tb, "POST", base+"/v1/sessions", "", map[string]string{"name": name, "password": "password-" + name})
+	if r.Status != 200 {
+		tb.Fatalf("login %s: %d %s", name, r.Status, r.Body)
+	}
+	var s struct{ Token string }
+	r.JSON(tb, &s)
+	return s.Token
+}
+
+// History reads a room's whole history through the API, page by page.
+func History(tb testing.TB, base, token, room string) []haetae.Message {
+	tb.Helper()
+	var all []haetae.Message
+	var after uint64
+	for {
+		r := Do(tb, "GET", fmt.Sprintf("%s/v1/rooms/%s/messages?after=%d&limit=500", base, room, after), token, nil)
+		if r.Status != 200 {
+			tb.Fatalf("history: %d %s", r.Status, r.Body)
+		}
+		var page struct {
+			Messages []haetae.Message `json:"messages"`
+			Next     uint64           `json:"next"`
+		}
+		r.JSON(tb, &page)
+		if len(page.Messages) == 0 {
+			return all
+		}
+		all = append(all, page.Messages...)
+		after = page.Next
+	}
 }
 
 // CheckFor polls f until it returns nil or total passes, then fails with f's last error.

@@ -69,6 +69,7 @@ type Node struct {
 	AdminTokenPath string
 
 	nc      *nats.Conn
+	lock    *os.File
 	ln      net.Listener
 	served  chan error
 	started bool
@@ -96,6 +97,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close(context.Background())
 		}
 	}()
+	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	if cfg.AdminToken == "" {
 		if cfg.AdminToken, n.AdminTokenPath, err = adminToken(cfg.DataDir); err != nil {
 			return err
@@ -202,6 +206,10 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.NATS != nil {
 		n.NATS.Shutdown()
+	}
+	if n.lock != nil {
+		n.lock.Close() // releases the flock
+		n.lock = nil
 	}
 	return errors.Join(errs...)
 }

@@ -355,7 +355,15 @@ func (m *MessageService) History(ctx context.Context, caller, room string, q hae
 			return []*haetae.Message{}, q.Before, nil
 		}
 		upTo = q.Before - 1
-		if start, err = m.pageStart(ctx, rec, start, q.Before, q.Limit); err != nil {
+		// Search no higher than the room's last message: "before the end" is often asked as a huge
+		// cursor, and the binary search below costs a read per bit of its range.
+		before := q.Before
+		if last, _, err := m.s.Rooms.lastSeq(ctx, rec); err != nil {
+			return nil, 0, err
+		} else if before > last+1 {
+			before = last + 1
+		}
+		if start, err = m.pageStart(ctx, rec, start, before, q.Limit); err != nil {
 			return nil, 0, err
 		}
 	}

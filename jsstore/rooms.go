@@ -2,13 +2,14 @@ package jsstore
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -48,7 +49,7 @@ var roomIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").With
 
 func newRoomID() string {
 	b := make([]byte, 10)
-	rand.Read(b)
+	crand.Read(b)
 	return roomIDEncoding.EncodeToString(b)
 }
 
@@ -215,6 +216,8 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 	if !ok {
 		return nil, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", name)
 	}
+	ctx, cancel := rs.s.timeout(ctx)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		rec, err := rs.load(ctx, id)
 		if err != nil {
@@ -231,17 +234,18 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 		}
 		next := *rec
 		next.Members = append(slices.Clone(rec.Members), name)
-		cctx, cancel := rs.s.timeout(ctx)
-		next.rev, err = rs.writeRoom(cctx, &next, rec.rev, []string{name})
-		cancel()
+		next.rev, err = rs.writeRoom(ctx, &next, rec.rev, []string{name})
 		if err == nil {
 			rs.cache.put(&next)
 			return rs.withCounts(ctx, caller, &next)
 		}
-		if !wrongLastSequence(err) || attempt >= 10 {
+		if !wrongLastSequence(err) {
 			return nil, storeErr("add member", err)
 		}
-		// Another node changed the room first (stale revision): read it again and retry.
+		// Another writer changed the room first (stale revision): read it again and retry.
+		if err := backoffContended(ctx, attempt); err != nil {
+			return nil, storeErr("add member", err)
+		}
 	}
 }
 
@@ -374,9 +378,27 @@ func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint
 			rs.s.Live.publishEvent(rec.ID, haetae.Event{Type: "read", Room: rec.ID, Name: caller, Seq: seq})
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 10 {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return storeErr("mark read", err)
 		}
+		if err := backoffContended(ctx, attempt); err != nil {
+			return storeErr("mark read", err)
+		}
+	}
+}
+
+// backoffContended waits a little before retrying a write that lost a compare-and-set race, longer
+// after each loss and with jitter, so that writers contending for one record spread out instead of
+// colliding again. It gives up when ctx does; the caller's request timeout bounds the whole loop.
+func backoffContended(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

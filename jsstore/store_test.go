@@ -381,3 +381,43 @@ func TestSlowConsumerIsCutOffAndResumes(t *testing.T) {
 		t.Fatalf("after resuming, %d of %d messages", len(seen), n)
 	}
 }
+
+// TestConcurrentMemberAddsLoseNone adds many members to one room at once: each write carries the
+// revision it read, JetStream refuses the stale ones, and the losers retry, so no addition is lost.
+func TestConcurrentMemberAddsLoseNone(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	mustUsers(t, st, "owner")
+	var names []string
+	for i := 0; i < 20; i++ {
+		names = append(names, fmt.Sprintf("guest%02d", i))
+	}
+	mustUsers(t, st, names...)
+	room, _, err := st.Rooms.CreateRoom(ctx, "owner", "", "party", []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.Rooms.AddMember(ctx, "owner", room.ID, n); err != nil {
+				t.Errorf("add %s: %v", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	rooms, err := st.Rooms.Rooms(ctx, "owner")
+	if err != nil || len(rooms) != 1 {
+		t.Fatalf("owner's rooms: %v %v", rooms, err)
+	}
+	if got := len(rooms[0].Members); got != 21 {
+		t.Fatalf("room has %d members after 20 concurrent additions, want 21: %v", got, rooms[0].Members)
+	}
+	for _, n := range names {
+		if rs, err := st.Rooms.Rooms(ctx, n); err != nil || len(rs) != 1 {
+			t.Fatalf("%s does not find the room: %v %v", n, rs, err)
+		}
+	}
+}

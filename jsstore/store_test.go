@@ -421,3 +421,41 @@ func TestConcurrentMemberAddsLoseNone(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReadReceiptsKeepTheHighest marks a room read at many positions at once: the read position
+// ends at the highest, never lower, whatever the order the writes land in.
+func TestConcurrentReadReceiptsKeepTheHighest(t *testing.T) {
+	st := mustStore(t)
+	ctx := context.Background()
+	mustUsers(t, st, "alice")
+	room, _, _ := st.Rooms.CreateRoom(ctx, "alice", "", "", []string{})
+	var last uint64
+	for i := 0; i < 30; i++ {
+		m, _, err := st.Messages.Send(ctx, "alice", room.ID, fmt.Sprintf("m%d", i), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = m.Seq
+	}
+	var wg sync.WaitGroup
+	for seq := uint64(1); seq <= last; seq++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.Rooms.MarkRead(ctx, "alice", room.ID, seq); err != nil {
+				t.Errorf("mark read %d: %v", seq, err)
+			}
+		}()
+	}
+	wg.Wait()
+	rooms, err := st.Rooms.Rooms(ctx, "alice")
+	if err != nil || len(rooms) != 1 || rooms[0].Unread != 0 {
+		t.Fatalf("after reading up to %d: %+v %v", last, rooms, err)
+	}
+	if err := st.Rooms.MarkRead(ctx, "alice", room.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if rooms, _ := st.Rooms.Rooms(ctx, "alice"); rooms[0].Unread != 0 {
+		t.Fatalf("an older receipt moved the read position back: unread %d", rooms[0].Unread)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haetae/haetae/embednats"
@@ -68,11 +69,14 @@ type Node struct {
 	Registry       *prometheus.Registry
 	AdminTokenPath string
 
-	nc      *nats.Conn
-	lock    *os.File
-	ln      net.Listener
-	served  chan error
-	started bool
+	nc   *nats.Conn
+	lock *os.File
+
+	closeOnce sync.Once
+	closeErr  error
+	ln        net.Listener
+	served    chan error
+	started   bool
 }
 
 // New returns a node that Open will start.
@@ -183,7 +187,13 @@ func (n *Node) Run(ctx context.Context) error {
 
 // Close shuts down in the reverse order of Open: refuse new work and tell live clients to go elsewhere,
 // finish in-flight requests (bounded by ctx), stop the batchers, then stop NATS, which flushes JetStream.
+// It may be called more than once and from several goroutines; all return when the first is done.
 func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.close(ctx) })
+	return n.closeErr
+}
+
+func (n *Node) close(ctx context.Context) error {
 	var errs []error
 	if n.API != nil {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)

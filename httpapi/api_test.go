@@ -431,20 +431,41 @@ func TestTypingAndReadEventsReachMembers(t *testing.T) {
 
 	w := dialLive(t, base, alice)
 	w.send(t, map[string]any{"type": "subscribe", "room": rm.ID, "after": m.Seq})
+	// Read alice's frames in the background: a read that times out would close the WebSocket.
+	frames := make(chan frame, 100)
+	go func() {
+		for {
+			_, b, err := w.c.Read(context.Background())
+			if err != nil {
+				close(frames)
+				return
+			}
+			var f frame
+			if json.Unmarshal(b, &f) == nil {
+				frames <- f
+			}
+		}
+	}()
 	wb := dialLive(t, base, bob)
-	// Events are not stored: keep announcing until the subscription is in place and one arrives.
+	// Events are not stored: keep announcing until the subscription is in place and both have arrived.
 	got := map[string]bool{}
-	testnode.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testnode.CheckFor(t, 15*time.Second, 10*time.Millisecond, func() error {
 		wb.send(t, map[string]any{"type": "typing", "room": rm.ID})
 		if r := testnode.DoJSON(t, "POST", base+"/v1/rooms/"+rm.ID+"/read", bob, map[string]uint64{"seq": m.Seq}); r.Status != 204 {
 			t.Fatalf("read: %d %s", r.Status, r.Body)
 		}
-		f, err := w.read(t, 200*time.Millisecond)
-		if err == nil && f.Room == rm.ID && f.Name == "bob" {
-			got[f.Type] = true
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatal("alice's connection closed")
+			}
+			if f.Room == rm.ID && f.Name == "bob" {
+				got[f.Type] = true
+			}
+		case <-time.After(200 * time.Millisecond):
 		}
 		if !got["typing"] {
-			return fmt.Errorf("no typing frame yet")
+			return fmt.Errorf("no typing frame yet (got %v)", got)
 		}
 		return nil
 	})

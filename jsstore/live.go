@@ -140,7 +140,10 @@ func (h *Hub) follow(t *tail) {
 		}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), h.s.cfg.RequestTimeout)
-			raw, pending, err := directGetBatch(ctx, h.s.nc, t.stream, directGetReq{Seq: t.pos + 1, Batch: 512})
+			t.mu.Lock()
+			from := t.pos + 1
+			t.mu.Unlock()
+			raw, pending, err := directGetBatch(ctx, h.s.nc, t.stream, directGetReq{Seq: from, Batch: 512})
 			cancel()
 			if err != nil {
 				h.s.cfg.Logger.Warn("live tail read failed", "stream", t.stream, "err", err)

@@ -25,6 +25,9 @@ type Config struct {
 	// LazySync turns off fsync before acknowledgement. It is an explicit opt-in: with it, a power loss can
 	// lose writes that clients saw acknowledged (Jepsen, NATS 2.12.1).
 	LazySync bool
+	// MaxStore caps the disk JetStream may use, in bytes; 0 is no cap. Past it, writes are refused and
+	// the API answers 503.
+	MaxStore int64
 	// MaxBatchSize caps the messages of one atomic batch; 0 is the server's default.
 	MaxBatchSize int
 	// StartTimeout bounds how long Start waits for the server and JetStream to be ready.
@@ -55,6 +58,9 @@ func Start(cfg Config) (*Server, error) {
 		MaxPayload:         2 << 20, // above the largest request body haetae accepts (1 MiB)
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  -1,
+	}
+	if cfg.MaxStore > 0 {
+		opts.JetStreamMaxStore = cfg.MaxStore
 	}
 	if cfg.MaxBatchSize > 0 {
 		opts.JetStreamLimits.MaxBatchSize = cfg.MaxBatchSize

@@ -541,3 +541,33 @@ func TestPasswordGuessingIsLimited(t *testing.T) {
 	// Other names are not affected.
 	testnode.MustUser(t, n.URL(), "bob")
 }
+
+// TestFullDiskIsUnavailableNotInternal fills a node whose JetStream may use little disk: writes past
+// the cap are 503 with Retry-After (the operator's problem, not the client's and not a bug), and what was
+// acknowledged before stays readable.
+func TestFullDiskIsUnavailableNotInternal(t *testing.T) {
+	cfg := testnode.Config(t)
+	cfg.MaxStore = 2 << 20
+	n := testnode.MustStart(t, cfg)
+	alice := testnode.MustUser(t, n.URL(), "alice")
+	rm := mustRoom(t, n.URL(), alice)
+	text := strings.Repeat("가", 4000)
+	acked := 0
+	for i := 0; i < 1000; i++ { // 1000 × 12 KB is far past the 2 MiB cap
+		r := testnode.DoJSON(t, "POST", n.URL()+"/v1/rooms/"+rm.ID+"/messages", alice, map[string]string{"client_id": fmt.Sprintf("m%d", i), "text": text})
+		if r.Status == 201 {
+			acked++
+			continue
+		}
+		if r.Status != 503 || r.ErrorCode() != haetae.EUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("send past the disk cap: %d %s", r.Status, r.Body)
+		}
+		break
+	}
+	if acked == 0 || acked == 1000 {
+		t.Fatalf("%d sends acknowledged: the cap was never reached or hit at once", acked)
+	}
+	if h := testnode.History(t, n.URL(), alice, rm.ID); len(h) != acked {
+		t.Fatalf("history holds %d of %d acknowledged messages", len(h), acked)
+	}
+}

@@ -237,6 +237,20 @@ func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFun
 // never hold '=', so the mapping is one to one.
 func subjectToken(name string) string { return strings.ReplaceAll(name, ".", "=") }
 
+// outOfResources reports whether JetStream refused a write for lack of memory or disk (503/10023,
+// 10047): the operator's problem, not the client's, and not a bug either.
+func outOfResources(err error) bool {
+	var je *jetstream.APIError
+	if errors.As(err, &je) {
+		return je.Code == 503 || je.ErrorCode == 10023 || je.ErrorCode == 10047
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.code == 503 || ae.errCode == 10023 || ae.errCode == 10047
+	}
+	return false
+}
+
 // storeErr turns a JetStream failure into an application error: time-outs and missing responders mean
 // the store cannot be reached now (503), anything else is internal.
 func storeErr(op string, err error) error {
@@ -251,6 +265,9 @@ func storeErr(op string, err error) error {
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrNoHeartbeat) {
 		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "the message store did not answer in time; retry", Err: err}
+	}
+	if outOfResources(err) {
+		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "the message store is out of resources; retry later", Err: err}
 	}
 	if errors.Is(err, context.Canceled) {
 		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "request canceled", Err: err}

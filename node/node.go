@@ -38,6 +38,8 @@ type Config struct {
 	AdminToken string
 	// NATSListen, when set, also opens a NATS client port for tools.
 	NATSListen string
+	// MaxStore caps JetStream's disk use in bytes (0: no cap).
+	MaxStore int64
 	// LazySync trades durability for speed: see [embednats.Config.LazySync].
 	LazySync bool
 	// MaxLiveConns bounds the WebSocket connections of this node (0: the API's default).
@@ -114,6 +116,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		ServerName:   "haetae",
 		ClientListen: cfg.NATSListen,
 		LazySync:     cfg.LazySync,
+		MaxStore:     cfg.MaxStore,
 		MaxBatchSize: cfg.Store.NeededBatchSize(),
 		Logf:         func(f string, a ...any) { cfg.Logger.Debug(fmt.Sprintf(f, a...)) },
 	})

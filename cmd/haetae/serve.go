@@ -20,6 +20,7 @@ func serveCommand(env *Env) *ffcli.Command {
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "also open a NATS client port at this `address`, for tools (default: none)")
 	fs.BoolVar(&cfg.LazySync, "lazy-sync", false, "UNSAFE: acknowledge writes before they are fsynced; a power loss can lose acknowledged messages")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	fs.Int64Var(&cfg.MaxStore, "max-store", 0, "most `bytes` of disk JetStream may use; past it writes get 503 (default: no cap)")
 	fs.IntVar(&cfg.Store.Shards, "shards", cfg.Store.Shards, "message streams new rooms are spread over")
 	fs.DurationVar(&cfg.Store.DedupeWindow, "dedupe-window", cfg.Store.DedupeWindow, "how long a message's client_id is remembered for idempotent retries")
 	fs.DurationVar(&cfg.Store.SessionTTL, "session-ttl", cfg.Store.SessionTTL, "how long a login token is valid")

@@ -17,6 +17,7 @@ const (
 	EInvalidText         = "invalid_text"         // 400
 	EWeakPassword        = "weak_password"        // 400
 	ETooManyMembers      = "too_many_members"     // 400
+	ETooManyRooms        = "too_many_rooms"       // 400: a user is in as many rooms as allowed
 	EUnauthorized        = "unauthorized"         // 401
 	EBadCredentials      = "bad_credentials"      // 401
 	EForbidden           = "forbidden"            // 403

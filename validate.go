@@ -13,6 +13,7 @@ type Limits struct {
 	TextMax          int // Unicode characters, 1–4000
 	TitleMax         int // room titles, in characters
 	MembersMax       int // members of a room
+	RoomsMax         int // rooms a user may be a member of
 	PasswordMin      int
 	PasswordMax      int // bytes; argon2 input is bounded so a huge password cannot cost memory
 	BodyMax          int64
@@ -27,6 +28,7 @@ var DefaultLimits = Limits{
 	TextMax:     4000,
 	TitleMax:    100,
 	MembersMax:  1000,
+	RoomsMax:    1000,
 	PasswordMin: 8, PasswordMax: 1024,
 	BodyMax:        64 << 10,
 	HistoryDefault: 50,

@@ -571,3 +571,37 @@ func TestFullDiskIsUnavailableNotInternal(t *testing.T) {
 		t.Fatalf("history holds %d of %d acknowledged messages", len(h), acked)
 	}
 }
+
+func TestRoomsPerUserAreBounded(t *testing.T) {
+	cfg := testnode.Config(t)
+	cfg.Store.Limits.RoomsMax = 3
+	n := testnode.MustStart(t, cfg)
+	alice := testnode.MustUser(t, n.URL(), "alice")
+	bob := testnode.MustUser(t, n.URL(), "bob")
+	var last room
+	for i := 0; i < 3; i++ {
+		last = mustRoom(t, n.URL(), alice)
+	}
+	r := testnode.DoJSON(t, "POST", n.URL()+"/v1/rooms", alice, map[string]any{"members": []string{}})
+	if r.Status != 400 || r.ErrorCode() != haetae.ETooManyRooms {
+		t.Fatalf("fourth room: %d %s", r.Status, r.Body)
+	}
+	// bob is free, but cannot be put into a fourth room with alice, nor can alice add him to a full one
+	// of his: the bound holds for every member.
+	r = testnode.DoJSON(t, "POST", n.URL()+"/v1/rooms", bob, map[string]any{"members": []string{"alice"}})
+	if r.Status != 400 || r.ErrorCode() != haetae.ETooManyRooms {
+		t.Fatalf("room with a full member: %d %s", r.Status, r.Body)
+	}
+	for i := 0; i < 3; i++ {
+		mustRoom(t, n.URL(), bob)
+	}
+	r = testnode.DoJSON(t, "POST", n.URL()+"/v1/rooms/"+last.ID+"/members", alice, map[string]string{"name": "bob"})
+	if r.Status != 400 || r.ErrorCode() != haetae.ETooManyRooms {
+		t.Fatalf("adding a full member: %d %s", r.Status, r.Body)
+	}
+	var list struct{ Rooms []room }
+	testnode.Do(t, "GET", n.URL()+"/v1/rooms", alice, nil).JSON(t, &list)
+	if len(list.Rooms) != 3 {
+		t.Fatalf("alice has %d rooms, want 3", len(list.Rooms))
+	}
+}

@@ -19,6 +19,7 @@ var statusOf = map[string]int{
 	haetae.EInvalidText:         http.StatusBadRequest,
 	haetae.EWeakPassword:        http.StatusBadRequest,
 	haetae.ETooManyMembers:      http.StatusBadRequest,
+	haetae.ETooManyRooms:        http.StatusBadRequest,
 	haetae.EUnauthorized:        http.StatusUnauthorized,
 	haetae.EBadCredentials:      http.StatusUnauthorized,
 	haetae.EForbidden:           http.StatusForbidden,

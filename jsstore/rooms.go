@@ -105,6 +105,11 @@ func (rs *RoomService) CreateRoom(ctx context.Context, caller, key, title string
 			return nil, false, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", m)
 		}
 	}
+	for _, m := range all {
+		if err := rs.roomsLeft(ctx, m); err != nil {
+			return nil, false, err
+		}
+	}
 	rec := &roomRecord{ID: newRoomID(), Title: title, Members: all, CreatedBy: caller, CreatedAt: rs.s.cfg.Now().UTC()}
 	if key != "" {
 		rec.ID = idempotentRoomID(caller, key)
@@ -216,6 +221,9 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 	if !ok {
 		return nil, haetae.Errorf(haetae.EUserNotFound, "no user is named %q", name)
 	}
+	if err := rs.roomsLeft(ctx, name); err != nil {
+		return nil, err
+	}
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -249,15 +257,29 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 	}
 }
 
+// roomsLeft refuses a user who is already in RoomsMax rooms. JetStream counts the user's member index
+// entries (the pending count of a filtered direct get). Two creations racing may both pass at the limit,
+// so it is a bound within a few rooms, not an exact one; what it prevents is growth without bound.
+func (rs *RoomService) roomsLeft(ctx context.Context, user string) error {
+	msgs, _, err := directGetBatch(ctx, rs.s.nc, "KV_"+roomsBucket, directGetReq{Seq: 1, NextFor: "$KV." + roomsBucket + "." + memberKey(user, "*"), Batch: 1})
+	if err != nil {
+		return storeErr("count rooms", err)
+	}
+	if len(msgs) == 1 && 1+msgs[0].Pending >= uint64(rs.lim().RoomsMax) {
+		return haetae.Errorf(haetae.ETooManyRooms, "%s is in %d rooms, the most allowed", user, rs.lim().RoomsMax)
+	}
+	return nil
+}
+
 // Rooms implements [haetae.RoomService]. The member index is read by direct gets over its subjects, so
-// listing needs no consumer.
+// listing needs no consumer. A user is in at most RoomsMax rooms, which bounds the work.
 func (rs *RoomService) Rooms(ctx context.Context, caller string) ([]*haetae.Room, error) {
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
 	prefix := "$KV." + roomsBucket + "." + memberKey(caller, "")
 	var ids []string
 	var seq uint64 = 1
-	for len(ids) < 10000 {
+	for len(ids) < 2*rs.lim().RoomsMax { // the limit is soft under races; twice it is a hard stop
 		msgs, pending, err := directGetBatch(ctx, rs.s.nc, "KV_"+roomsBucket, directGetReq{Seq: seq, NextFor: prefix + "*", Batch: 256})
 		if err != nil {
 			return nil, storeErr("list rooms", err)

@@ -80,6 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-text must be 1 to 60000, not %d", l.TextMax)
 	case l.MembersMax < 1 || l.MembersMax > 10000:
 		return fmt.Errorf("max-members must be 1 to 10000, not %d", l.MembersMax)
+	case l.RoomsMax < 1 || l.RoomsMax > 100000:
+		return fmt.Errorf("max-rooms must be 1 to 100000, not %d", l.RoomsMax)
 	case l.BodyMax < 1024 || l.BodyMax > 1<<20:
 		return fmt.Errorf("max-body must be 1024 to %d bytes, not %d", 1<<20, l.BodyMax)
 	case l.NameMin < 1 || l.NameMax < l.NameMin || l.ClientIDMax < 1 || l.HistoryMax < 1 || l.HistoryDefault < 1 || l.HistoryDefault > l.HistoryMax:

@@ -28,6 +28,7 @@ func serveCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.Store.Limits.TextMax, "max-text", cfg.Store.Limits.TextMax, "most characters of a message")
 	fs.Int64Var(&cfg.Store.Limits.BodyMax, "max-body", cfg.Store.Limits.BodyMax, "most bytes of a request body")
 	fs.IntVar(&cfg.Store.Limits.MembersMax, "max-members", cfg.Store.Limits.MembersMax, "most members of a room")
+	fs.IntVar(&cfg.Store.Limits.RoomsMax, "max-rooms", cfg.Store.Limits.RoomsMax, "most rooms a user may be a member of")
 	fs.IntVar(&cfg.Store.LiveBuffer, "live-buffer", cfg.Store.LiveBuffer, "messages a live subscription may lag before it is told to resume from its cursor")
 	fs.IntVar(&cfg.MaxLiveConns, "max-live-conns", 20000, "most WebSocket connections this node holds")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

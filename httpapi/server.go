@@ -106,15 +106,11 @@ func caller(r *http.Request) string {
 // handlerFunc is a handler that returns its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// endpoint is one route: the methods a path takes, each with whether it needs a token.
-type endpoint struct {
-	path    string
-	methods map[string]method
-}
-
 // anyMethod in a methods map takes every method the map does not name.
 const anyMethod = "*"
 
+// method is how one route answers one HTTP method: whether it needs a token, its metric label, and
+// its handler.
 type method struct {
 	auth bool
 	name string // metric label

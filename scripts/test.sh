@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of Haetae, as CI does: vet, the whole suite with the race detector, then each fuzz
-# target briefly. It installs nothing today beyond Go modules; tests that need Docker or Chromium will
+# Runs every test of Haetae, as CI does: vet and staticcheck, the whole suite with the race detector,
+# then each fuzz target briefly. It installs nothing today beyond Go modules; tests that need Docker or Chromium will
 # install or check them here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/doc/
 
 step "go vet"
 go vet ./...
+
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...

@@ -82,11 +82,14 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the client-safe message of err.
 func ErrorMessage(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Message != "" {
-		return e.Message
-	}
-	if ErrorCode(err) == EInternal {
+	switch {
+	case err == nil:
+		return ""
+	case !errors.As(err, &e) || e.Code == EInternal && e.Message == "":
 		return "internal error; it has been logged"
+	case e.Message != "":
+		return e.Message
+	default:
+		return e.Code
 	}
-	return e.Code
 }

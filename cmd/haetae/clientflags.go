@@ -203,6 +203,26 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// exactArgs parses the flags and positional arguments of a command that takes exactly the arguments
+// named in want ("ROOM", "NAME"), and explains the usage when the count is off.
+func exactArgs(env *Env, cmd *ffcli.Command, fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
+	args, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == len(want) {
+		return args, nil
+	}
+	switch len(want) {
+	case 0:
+		return nil, wrongArgs(env, cmd, "takes no arguments, got %q", args)
+	case 1:
+		return nil, wrongArgs(env, cmd, "want one %s, got %d arguments", want[0], len(args))
+	default:
+		return nil, wrongArgs(env, cmd, "want %s, got %d arguments", strings.Join(want, " and "), len(args))
+	}
+}
+
 // wrongArgs tells the user what the command expects and returns errUsage.
 func wrongArgs(env *Env, cmd *ffcli.Command, format string, a ...any) error {
 	fmt.Fprintf(env.Stderr, "haetae %s: %s\n", cmd.Name, fmt.Sprintf(format, a...))

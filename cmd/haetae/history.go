@@ -32,12 +32,9 @@ Example:
 		Options: clientOptions(),
 	}
 	cmd.Exec = func(ctx context.Context, args []string) error {
-		args, err := parseArgs(fs, args)
+		args, err := exactArgs(env, cmd, fs, args, "ROOM")
 		if err != nil {
 			return err
-		}
-		if len(args) != 1 {
-			return wrongArgs(env, cmd, "want one ROOM, got %d arguments", len(args))
 		}
 		c, err := cf.loggedInClient()
 		if err != nil {

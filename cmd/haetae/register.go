@@ -28,12 +28,9 @@ Example:
 		Options: clientOptions(),
 	}
 	cmd.Exec = func(ctx context.Context, args []string) error {
-		args, err := parseArgs(fs, args)
+		args, err := exactArgs(env, cmd, fs, args, "NAME")
 		if err != nil {
 			return err
-		}
-		if len(args) != 1 {
-			return wrongArgs(env, cmd, "want one NAME, got %d arguments", len(args))
 		}
 		name := args[0]
 		c, err := cf.anonymousClient()

@@ -88,12 +88,9 @@ Example:
 		Options: clientOptions(),
 	}
 	cmd.Exec = func(ctx context.Context, args []string) error {
-		args, err := parseArgs(fs, args)
+		args, err := exactArgs(env, cmd, fs, args, "ROOM", "NAME")
 		if err != nil {
 			return err
-		}
-		if len(args) != 2 {
-			return wrongArgs(env, cmd, "want ROOM and NAME, got %d arguments", len(args))
 		}
 		c, err := cf.loggedInClient()
 		if err != nil {

@@ -27,12 +27,9 @@ Example:
 		Options: clientOptions(),
 	}
 	cmd.Exec = func(ctx context.Context, args []string) error {
-		args, err := parseArgs(fs, args)
+		args, err := exactArgs(env, cmd, fs, args)
 		if err != nil {
 			return err
-		}
-		if len(args) != 0 {
-			return wrongArgs(env, cmd, "takes no arguments, got %q", args)
 		}
 		c, err := cf.loggedInClient()
 		if err != nil {

@@ -27,8 +27,7 @@ Example:
 		Options: clientOptions(),
 	}
 	cmd.Exec = func(ctx context.Context, args []string) error {
-		args, err := exactArgs(env, cmd, fs, args)
-		if err != nil {
+		if _, err := exactArgs(env, cmd, fs, args); err != nil {
 			return err
 		}
 		c, err := cf.loggedInClient()

@@ -47,6 +47,20 @@ func (r *Room) HasMember(name string) bool {
 	return false
 }
 
+// Endpoint is one node's public API as the cluster knows it: clients that know one node learn the
+// others from GET /v1/endpoints and fail over to them.
+type Endpoint struct {
+	URL  string `json:"url"`
+	DC   string `json:"dc"`
+	Node string `json:"node"`
+	// Self marks the node that answered.
+	Self bool `json:"self"`
+	// Ready says whether the node could take writes when it last announced itself.
+	Ready bool `json:"ready"`
+	// LastSeen is when the answering node last heard from it.
+	LastSeen time.Time `json:"last_seen"`
+}
+
 // Session is a bearer token and when it stops being accepted.
 type Session struct {
 	Token     string    `json:"token"`

@@ -4,9 +4,11 @@
 package embednats
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,14 +34,56 @@ type Config struct {
 	MaxBatchSize int
 	// StartTimeout bounds how long Start waits for the server and JetStream to be ready.
 	StartTimeout time.Duration
-	// Logf, when set, receives the server's notices and errors.
-	Logf func(format string, args ...any)
+	// Cluster, when set, makes this server one member of a NATS cluster stretched over data centers.
+	Cluster *Cluster
+	// Logf, when set, receives the server's notices; Warnf its warnings and errors, which an operator
+	// must see (a refused route, a lost peer).
+	Logf  func(format string, args ...any)
+	Warnf func(format string, args ...any)
+}
+
+// Cluster places the server in a cluster: one server per data center, routes between them, JetStream
+// replicas spread by the server's "dc:" tag so no two replicas of a stream share a data center.
+type Cluster struct {
+	// Name of the cluster; every member must use the same.
+	Name string
+	// DC names this server's data center; it becomes the tag "dc:<DC>".
+	DC string
+	// Listen is the route address ("0.0.0.0:6222").
+	Listen string
+	// Advertise, when set, is the route address the other servers should dial (behind NAT or a proxy).
+	Advertise string
+	// Peers are the route addresses of the other members, "host:port". Listing this server itself is
+	// harmless: NATS recognises and drops a route to itself.
+	Peers []string
+	// User and Secret authenticate routes: a server that presents another secret is refused, and both
+	// sides log why. There is no default: a cluster without a secret does not start.
+	User, Secret string
+	// TLS, when set, encrypts and authenticates routes with certificates (both sides verify).
+	TLS *tls.Config
+}
+
+func (c *Cluster) validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("cluster name is empty")
+	case c.DC == "":
+		return errors.New("--dc is empty")
+	case strings.ContainsAny(c.DC, " ,:\t"):
+		return fmt.Errorf("--dc %q may not hold spaces, commas or colons", c.DC)
+	case c.User == "" || len(c.Secret) < 16:
+		return errors.New("a cluster needs a secret of at least 16 characters (--cluster-secret-file or HAETAE_CLUSTER_SECRET); there is no default")
+	case len(c.Peers) == 0:
+		return errors.New("a cluster needs --peers, the route addresses of the other data centers")
+	}
+	return nil
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
 	cfg Config
 	ns  *server.Server
+	qc  quorumCache
 }
 
 // Start runs the server and waits until JetStream answers health checks, not merely until the listeners
@@ -72,12 +116,33 @@ func Start(cfg Config) (*Server, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	if c := cfg.Cluster; c != nil {
+		if err := c.validate(); err != nil {
+			return nil, err
+		}
+		if err := clusterOptions(opts, c); err != nil {
+			return nil, err
+		}
+		if cfg.ClientListen == "" {
+			// nats-server starts routing only once its client accept loop is up, so a clustered
+			// server needs a client port: a random one on loopback, which nothing outside can reach.
+			opts.DontListen = false
+			opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("configure nats server: %w", err)
 	}
-	if cfg.Logf != nil {
-		ns.SetLoggerV2(logger{cfg.Logf}, false, false, false)
+	if cfg.Logf != nil || cfg.Warnf != nil {
+		l := logger{notice: cfg.Logf, warn: cfg.Warnf}
+		if l.notice == nil {
+			l.notice = func(string, ...any) {}
+		}
+		if l.warn == nil {
+			l.warn = l.notice
+		}
+		ns.SetLoggerV2(l, false, false, false)
 	}
 	ns.Start()
 	s := &Server{cfg: cfg, ns: ns}
@@ -137,11 +202,11 @@ func (s *Server) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
-type logger struct{ logf func(string, ...any) }
+type logger struct{ notice, warn func(string, ...any) }
 
-func (l logger) Noticef(format string, v ...any) { l.logf("nats: "+format, v...) }
-func (l logger) Warnf(format string, v ...any)   { l.logf("nats warning: "+format, v...) }
-func (l logger) Fatalf(format string, v ...any)  { l.logf("nats fatal: "+format, v...) }
-func (l logger) Errorf(format string, v ...any)  { l.logf("nats error: "+format, v...) }
+func (l logger) Noticef(format string, v ...any) { l.notice("nats: "+format, v...) }
+func (l logger) Warnf(format string, v ...any)   { l.warn("nats warning: "+format, v...) }
+func (l logger) Fatalf(format string, v ...any)  { l.warn("nats fatal: "+format, v...) }
+func (l logger) Errorf(format string, v ...any)  { l.warn("nats error: "+format, v...) }
 func (l logger) Debugf(format string, v ...any)  {}
 func (l logger) Tracef(format string, v ...any)  {}

@@ -174,13 +174,24 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	if s.isDraining() {
 		return haetae.Errorf(haetae.EUnavailable, "this node is shutting down")
 	}
-	if s.Ready != nil {
-		if err := s.Ready(); err != nil {
-			// The cause goes to the log (writeError logs 5xx with Err), not to the client.
-			return &haetae.Error{Code: haetae.ENoQuorum, Op: "readyz", Message: "this node cannot take writes now", Err: err}
-		}
+	if err := s.quorum(); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// handleEndpoints lists the API endpoints of the cluster's nodes, so clients that know one learn the
+// others. It needs no login and no quorum: a client needs it most when its node is in trouble.
+func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) error {
+	var eps []haetae.Endpoint
+	if s.Endpoints != nil {
+		eps = s.Endpoints()
+	}
+	if eps == nil {
+		eps = []haetae.Endpoint{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"endpoints": eps})
 	return nil
 }
 

@@ -5,27 +5,30 @@ import "net/http"
 // routes lists every endpoint of the API. docs/openapi.yaml describes the same set.
 func (s *Server) routes() {
 	s.handle("/v1/users", map[string]method{
-		http.MethodPost: {name: "create_user", h: s.handleCreateUser},
+		http.MethodPost: {write: true, name: "create_user", h: s.handleCreateUser},
 	})
 	s.handle("/v1/sessions", map[string]method{
-		http.MethodPost: {name: "create_session", h: s.handleCreateSession},
+		http.MethodPost: {write: true, name: "create_session", h: s.handleCreateSession},
 	})
 	s.handle("/v1/rooms", map[string]method{
 		http.MethodGet:  {auth: true, name: "list_rooms", h: s.handleListRooms},
-		http.MethodPost: {auth: true, name: "create_room", h: s.handleCreateRoom},
+		http.MethodPost: {auth: true, write: true, name: "create_room", h: s.handleCreateRoom},
 	})
 	s.handle("/v1/rooms/{room}/members", map[string]method{
-		http.MethodPost: {auth: true, name: "add_member", h: s.handleAddMember},
+		http.MethodPost: {auth: true, write: true, name: "add_member", h: s.handleAddMember},
 	})
 	s.handle("/v1/rooms/{room}/messages", map[string]method{
 		http.MethodGet:  {auth: true, name: "history", h: s.handleHistory},
-		http.MethodPost: {auth: true, name: "send", h: s.handleSend},
+		http.MethodPost: {auth: true, write: true, name: "send", h: s.handleSend},
 	})
 	s.handle("/v1/rooms/{room}/read", map[string]method{
-		http.MethodPost: {auth: true, name: "mark_read", h: s.handleMarkRead},
+		http.MethodPost: {auth: true, write: true, name: "mark_read", h: s.handleMarkRead},
 	})
 	s.handle("/v1/live", map[string]method{
 		http.MethodGet: {name: "live", h: s.handleLive},
+	})
+	s.handle("/v1/endpoints", map[string]method{
+		http.MethodGet: {name: "endpoints", h: s.handleEndpoints},
 	})
 	s.handle("/healthz", map[string]method{
 		http.MethodGet: {name: "healthz", h: s.handleHealthz},

@@ -27,8 +27,14 @@ type Server struct {
 	Live     haetae.LiveService
 	Limits   haetae.Limits
 	Logger   *slog.Logger
-	// Ready reports whether this node can take writes now (for /readyz); nil means it can.
+	// Ready reports whether this node can take writes now: in a cluster, whether it reaches a majority.
+	// /readyz fails and every write is refused with 503 no_quorum while it returns an error.
 	Ready func() error
+	// Endpoints lists the API endpoints of the cluster's nodes for GET /v1/endpoints (nil: this one).
+	Endpoints func() []haetae.Endpoint
+	// Staleness, when set, bounds how far behind the data of reads served from this node's replica may
+	// be; it is reported in the Haetae-Max-Staleness header of reads.
+	Staleness func() time.Duration
 	// MaxLiveConns bounds the WebSocket connections this node holds (0: 20,000); past it a new one is
 	// refused with 503 overloaded.
 	MaxLiveConns int
@@ -112,9 +118,10 @@ const anyMethod = "*"
 // method is how one route answers one HTTP method: whether it needs a token, its metric label, and
 // its handler.
 type method struct {
-	auth bool
-	name string // metric label
-	h    handlerFunc
+	auth  bool
+	write bool   // needs a majority of the cluster: refused at once with no_quorum without one
+	name  string // metric label
+	h     handlerFunc
 }
 
 // handle registers one path; every method it does not list is answered with a JSON 405.
@@ -168,6 +175,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m method) error {
 			s.writeError(w, r, &haetae.Error{Code: haetae.EInternal, Op: r.URL.Path})
 		}
 	}()
+	if m.write {
+		if err := s.quorum(); err != nil {
+			return err
+		}
+	}
 	if m.auth {
 		name, err := s.Users.Authenticate(r.Context(), bearer(r))
 		if err != nil {
@@ -175,7 +187,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m method) error {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxUser, name))
 	}
-	return m.h(w, r)
+	if r.Method == http.MethodGet && s.Staleness != nil {
+		w.Header().Set("Haetae-Max-Staleness", strconv.FormatInt(s.Staleness().Milliseconds(), 10))
+	}
+	err := m.h(w, r)
+	if m.write && haetae.ErrorCode(err) == haetae.EUnavailable {
+		// A write that timed out on a node that has since lost its majority says so.
+		if qerr := s.quorum(); qerr != nil {
+			return qerr
+		}
+	}
+	return err
+}
+
+// quorum returns no_quorum when this node cannot take writes now.
+func (s *Server) quorum() error {
+	if s.Ready == nil {
+		return nil
+	}
+	if err := s.Ready(); err != nil {
+		return &haetae.Error{Code: haetae.ENoQuorum, Op: "quorum", Message: "this node cannot reach a majority of the data centers (" + err.Error() + "); retry on another node", Err: err}
+	}
+	return nil
 }
 
 func bearer(r *http.Request) string {

@@ -276,3 +276,13 @@ func storeErr(op string, err error) error {
 	}
 	return &haetae.Error{Code: haetae.EInternal, Op: op, Err: err}
 }
+
+// Streams names every stream the store keeps, the KV buckets' included: the units JetStream replicates,
+// places and elects leaders for.
+func (s *Store) Streams() []string {
+	out := []string{"KV_" + usersBucket, "KV_" + sessionsBucket, "KV_" + roomsBucket}
+	for i := 0; i < s.cfg.Shards; i++ {
+		out = append(out, fmt.Sprintf(msgStreamFmt, i))
+	}
+	return out
+}

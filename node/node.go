@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
@@ -46,8 +47,18 @@ type Config struct {
 	MaxLiveConns int
 	// ShutdownTimeout bounds the graceful drain on SIGTERM.
 	ShutdownTimeout time.Duration
-	Store           jsstore.Config
-	Logger          *slog.Logger
+	// StartTimeout bounds how long Open waits for JetStream and, in a cluster, for a majority of the
+	// data centers to be reachable.
+	StartTimeout time.Duration
+	// Cluster, when set, makes the node one member of a cluster stretched over data centers.
+	Cluster *ClusterConfig
+	// AdvertiseURL is the base URL clients should use to reach this node's API; other nodes list it at
+	// GET /v1/endpoints. Default: derived from the listening address.
+	AdvertiseURL string
+	// TLSCertFile and TLSKeyFile, when both set, make the API serve HTTPS.
+	TLSCertFile, TLSKeyFile string
+	Store                   jsstore.Config
+	Logger                  *slog.Logger
 }
 
 // DefaultConfig is what `haetae serve` runs with no flags.
@@ -56,6 +67,7 @@ func DefaultConfig() Config {
 		DataDir:         "haetae-data",
 		Listen:          "127.0.0.1:8080",
 		ShutdownTimeout: 15 * time.Second,
+		StartTimeout:    2 * time.Minute,
 		Store:           jsstore.DefaultConfig(),
 		Logger:          slog.Default(),
 	}
@@ -71,8 +83,10 @@ type Node struct {
 	Registry       *prometheus.Registry
 	AdminTokenPath string
 
-	nc   *nats.Conn
-	lock *os.File
+	nc    *nats.Conn
+	lock  *os.File
+	dir   *directory
+	stale *staleness
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,15 +125,32 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	n.NATS, err = embednats.Start(embednats.Config{
+	deadline := time.Now().Add(cfg.StartTimeout)
+	ncfg := embednats.Config{
 		DataDir:      cfg.DataDir,
 		ServerName:   "haetae",
 		ClientListen: cfg.NATSListen,
 		LazySync:     cfg.LazySync,
 		MaxStore:     cfg.MaxStore,
 		MaxBatchSize: cfg.Store.NeededBatchSize(),
+		StartTimeout: cfg.StartTimeout,
 		Logf:         func(f string, a ...any) { cfg.Logger.Debug(fmt.Sprintf(f, a...)) },
-	})
+		Warnf:        func(f string, a ...any) { cfg.Logger.Warn(fmt.Sprintf(f, a...)) },
+	}
+	storeCfg := cfg.Store
+	nodeName, dc := "haetae", ""
+	if c := cfg.Cluster; c != nil {
+		if ncfg.Cluster, err = c.embed(); err != nil {
+			return err
+		}
+		nodeName, dc = c.NodeName, c.DC
+		if nodeName == "" {
+			nodeName = c.DC
+		}
+		ncfg.ServerName = nodeName
+		clusterStore(&storeCfg)
+	}
+	n.NATS, err = embednats.Start(ncfg)
 	if err != nil {
 		return err
 	}
@@ -127,12 +158,15 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	nc := n.nc
+	if cfg.Cluster != nil {
+		if err := n.waitQuorum(ctx, deadline); err != nil {
+			return err
+		}
+	}
 	n.Registry = prometheus.NewRegistry()
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	storeCfg := cfg.Store
 	registerStoreMetrics(n.Registry, &storeCfg)
-	n.Store, err = jsstore.Open(ctx, nc, storeCfg)
+	n.Store, err = n.openStore(ctx, storeCfg, deadline)
 	if err != nil {
 		return err
 	}
@@ -143,13 +177,25 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Live:         n.Store.Live,
 		Limits:       cfg.Store.Limits,
 		Logger:       cfg.Logger,
-		Ready:        n.NATS.Healthy,
+		Ready:        n.NATS.Quorum,
 		MaxLiveConns: cfg.MaxLiveConns,
 		Registry:     n.Registry,
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	self := haetae.Endpoint{URL: cfg.AdvertiseURL, DC: dc, Node: nodeName}
+	if self.URL == "" {
+		self.URL = n.scheme() + "://" + n.ln.Addr().String()
+	}
+	if n.dir, err = startDirectory(n.nc, self, n.NATS.Quorum); err != nil {
+		return err
+	}
+	n.API.Endpoints = n.dir.list
+	if cfg.Cluster != nil {
+		n.stale = startStaleness(n.Store.Streams, n.NATS.IsStreamLeader, n.NATS.IsStreamCurrent, n.NATS.Quorum)
+		n.API.Staleness = n.stale.bound
 	}
 	n.HTTP = &http.Server{
 		Handler:           n.API.Handler(),
@@ -161,13 +207,27 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	n.served = make(chan error, 1)
-	go func() { n.served <- n.HTTP.Serve(n.ln) }()
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+			return errors.New("HTTPS needs both --tls-cert and --tls-key")
+		}
+		go func() { n.served <- n.HTTP.ServeTLS(n.ln, cfg.TLSCertFile, cfg.TLSKeyFile) }()
+	} else {
+		go func() { n.served <- n.HTTP.Serve(n.ln) }()
+	}
 	n.started = true
 	return nil
 }
 
 // URL is the API's base URL.
-func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+func (n *Node) URL() string { return n.scheme() + "://" + n.ln.Addr().String() }
+
+func (n *Node) scheme() string {
+	if n.Config.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
+}
 
 // Addr is the API's listening address.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
@@ -210,6 +270,12 @@ func (n *Node) close(ctx context.Context) error {
 		}
 	} else if n.ln != nil {
 		n.ln.Close()
+	}
+	if n.stale != nil {
+		n.stale.close()
+	}
+	if n.dir != nil {
+		n.dir.close()
 	}
 	if n.Store != nil {
 		n.Store.Close()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/haetae/haetae/node"
@@ -32,6 +33,23 @@ func serveCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.Store.LiveBuffer, "live-buffer", cfg.Store.LiveBuffer, "messages a live subscription may lag before it is told to resume from its cursor")
 	fs.IntVar(&cfg.MaxLiveConns, "max-live-conns", 20000, "most WebSocket connections this node holds")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "how long to wait for JetStream and, in a cluster, for a majority of the data centers")
+	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "public base `URL` of this node's API, listed by GET /v1/endpoints (default: from --listen)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve the API over HTTPS with this certificate `file` (PEM)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "private key `file` for --tls-cert (PEM)")
+	cl := node.ClusterConfig{}
+	fs.StringVar(&cl.DC, "dc", "", "this node's data center `name`; with --peers, makes the node one member of a multi-DC cluster")
+	peers := fs.String("peers", "", "comma-separated route addresses (`host:port,...`) of the other data centers' nodes")
+	fs.StringVar(&cl.NodeName, "node-name", "", "this node's name in the cluster (default: the --dc name)")
+	fs.StringVar(&cl.Name, "cluster-name", "haetae", "the cluster's `name`; all members use the same")
+	fs.StringVar(&cl.Listen, "cluster-listen", "0.0.0.0:6222", "`address` for routes from the other data centers")
+	fs.StringVar(&cl.Advertise, "cluster-advertise", "", "route `address` the others should dial, if not --cluster-listen")
+	secretFile := fs.String("cluster-secret-file", "", "`file` holding the cluster secret (at least 16 characters; the same on every node)")
+	fs.StringVar(&cl.Secret, "cluster-secret", "", "the cluster secret; prefer HAETAE_CLUSTER_SECRET or --cluster-secret-file, which ps cannot show")
+	fs.StringVar(&cl.TLSCertFile, "cluster-tls-cert", "", "certificate `file` for mutual TLS on routes")
+	fs.StringVar(&cl.TLSKeyFile, "cluster-tls-key", "", "private key `file` for --cluster-tls-cert")
+	fs.StringVar(&cl.TLSCAFile, "cluster-tls-ca", "", "CA `file` that signs every node's route certificate")
+	fs.String("config", "", "read flags from this `file`: one \"flag value\" per line, # for comments (see docs/cluster.md)")
 	var adminToken string
 	fs.StringVar(&adminToken, "admin-token", "", "admin token (default: generated into <data>/admin-token); prefer HAETAE_ADMIN_TOKEN")
 	return &ffcli.Command{
@@ -41,11 +59,17 @@ func serveCommand(env *Env) *ffcli.Command {
 		LongHelp: `Run a Haetae node: an embedded NATS JetStream server and the HTTP/WebSocket API.
 
 With no flags it is a complete single-node system with its data in ./haetae-data, listening on
-127.0.0.1:8080. Every write is fsynced before it is acknowledged; --lazy-sync turns that off and is
+127.0.0.1:8080.
+
+With --dc and --peers it is one member of a cluster stretched over data centers: every stream and
+bucket is replicated three times, one replica per data center, and a write is acknowledged only once
+a majority has stored it. A node that cannot reach a majority refuses writes with 503 no_quorum.
+Routes authenticate with a shared secret (--cluster-secret-file or HAETAE_CLUSTER_SECRET; there is no
+default) and use mutual TLS when given certificates. See docs/cluster.md. Every write is fsynced before it is acknowledged; --lazy-sync turns that off and is
 unsafe. SIGTERM or Ctrl-C drains: live clients are told to reconnect elsewhere, in-flight requests
 finish, then JetStream is closed.`,
 		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+		Options: []ff.Option{ff.WithEnvVarPrefix("HAETAE"), ff.WithConfigFileFlag("config"), ff.WithConfigFileParser(ff.PlainParser)},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("serve takes no arguments, got %q", args)
@@ -56,6 +80,20 @@ finish, then JetStream is closed.`,
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.AdminToken = adminToken
+			if cl.DC != "" || *peers != "" {
+				if cl.DC == "" || *peers == "" {
+					return fmt.Errorf("a cluster node needs both --dc and --peers")
+				}
+				cl.Peers = strings.Split(*peers, ",")
+				if *secretFile != "" {
+					s, err := node.ReadSecretFile(*secretFile)
+					if err != nil {
+						return err
+					}
+					cl.Secret = s
+				}
+				cfg.Cluster = &cl
+			}
 			n := node.New(cfg)
 			if err := n.Open(ctx); err != nil {
 				return err

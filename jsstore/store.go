@@ -54,6 +54,11 @@ type Config struct {
 	OnCommit func(messages int, took time.Duration)
 	// OnDeliver, when set, is told how many messages the live hub handed to subscribers.
 	OnDeliver func(n int)
+	// OpenOnly makes Open use the streams and buckets as they are instead of creating or updating them,
+	// failing if one is missing. In a cluster only one node (the JetStream meta leader) provisions:
+	// nats-server 2.15 left concurrent creations of the same stream from several servers unanswered
+	// (measured: every creator timed out), so the others wait for the streams to appear.
+	OpenOnly bool
 }
 
 // Validate says what is wrong with a configuration, in the words of its flags.
@@ -184,6 +189,13 @@ func (s *Store) Close() {
 }
 
 func (s *Store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if s.cfg.OpenOnly {
+		kv, err := s.js.KeyValue(ctx, cfg.Bucket)
+		if err != nil {
+			return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
+		}
+		return kv, nil
+	}
 	cfg.Replicas = s.cfg.Replicas
 	cfg.Storage = jetstream.FileStorage
 	kv, err := s.js.CreateOrUpdateKeyValue(ctx, cfg)
@@ -207,6 +219,12 @@ func (s *Store) messageStream(ctx context.Context, shard int) error {
 		Discard:            jetstream.DiscardOld,
 		MaxMsgSize:         int32(s.cfg.Limits.BodyMax) + 4096, // a message's JSON is never larger than the body it came in
 	}
+	if s.cfg.OpenOnly {
+		if _, err := s.js.Stream(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("open stream %s: %w", cfg.Name, err)
+		}
+		return nil
+	}
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}
@@ -222,6 +240,9 @@ func (s *Store) allowAtomic(ctx context.Context, name string) error {
 	cfg := st.CachedInfo().Config
 	if cfg.AllowAtomicPublish {
 		return nil
+	}
+	if s.cfg.OpenOnly {
+		return fmt.Errorf("stream %s does not allow atomic batches yet", name)
 	}
 	cfg.AllowAtomicPublish = true
 	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {

@@ -125,17 +125,33 @@ func (n *Node) waitQuorum(ctx context.Context, deadline time.Time) error {
 }
 
 // openStore opens the store, retrying while the cluster is electing leaders for the streams it creates.
+// In a cluster only the JetStream meta leader creates or updates streams and buckets; the other nodes
+// open them once they exist (see [jsstore.Config.OpenOnly] for why).
 func (n *Node) openStore(ctx context.Context, cfg jsstore.Config, deadline time.Time) (*jsstore.Store, error) {
+	lastSaid := time.Now()
 	for {
-		st, err := jsstore.Open(ctx, n.nc, cfg)
+		if n.Config.Cluster != nil {
+			cfg.OpenOnly = n.NATS.MetaLeader() != n.NATS.Name()
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if cfg.OpenOnly {
+			// A stream being created answers no info request until its group has a leader: ask
+			// again soon rather than wait out the default time-out.
+			actx, cancel = context.WithTimeout(ctx, time.Second)
+		}
+		st, err := jsstore.Open(actx, n.nc, cfg)
+		cancel()
 		if err == nil || n.Config.Cluster == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return st, err
 		}
-		n.Config.Logger.Info("store not ready yet; retrying", "err", err.Error())
+		if time.Since(lastSaid) > 5*time.Second {
+			n.Config.Logger.Info("store not ready yet; retrying", "err", err.Error(), "provisioning", !cfg.OpenOnly)
+			lastSaid = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

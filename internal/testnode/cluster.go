@@ -3,7 +3,9 @@ package testnode
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +60,9 @@ func ClusterConfigs(tb testing.TB, n int) []node.Config {
 			Secret: TestSecret,
 		}
 		cfg.StartTimeout = time.Minute
+		if os.Getenv("HAETAE_TEST_LOG") != "" {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i+1)
+		}
 		cfgs[i] = cfg
 	}
 	return cfgs

@@ -79,6 +79,9 @@ func routeTLS(cert, key, ca string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route TLS: %w", err)
 	}
+	// A route is dialled by either side: the dialler verifies the other's certificate against the same
+	// CA, not the system's roots.
+	cfg.RootCAs = cfg.ClientCAs
 	return cfg, nil
 }
 

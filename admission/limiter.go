@@ -73,6 +73,8 @@ const (
 	ReasonOutranked = "outranked"
 	// ReasonDeadline: the work waited its class's whole MaxWait without a slot.
 	ReasonDeadline = "deadline"
+	// ReasonAbandoned: the work's client gave up (its context ended) while it waited.
+	ReasonAbandoned = "abandoned"
 )
 
 // Limiter admits work up to an adaptive concurrency limit and queues the rest by class. The limit is
@@ -114,7 +116,7 @@ func New(cfg Config) *Limiter {
 	}
 	l := &Limiter{cfg: cfg, window: newRateWindow(10, cfg.Now)}
 	for _, c := range Classes {
-		l.shed[c] = map[string]*atomic.Int64{ReasonQueueFull: {}, ReasonOutranked: {}, ReasonDeadline: {}}
+		l.shed[c] = map[string]*atomic.Int64{ReasonQueueFull: {}, ReasonOutranked: {}, ReasonDeadline: {}, ReasonAbandoned: {}}
 	}
 	if !cfg.Disabled {
 		l.lim = adaptivelimiter.NewBuilder[any]().
@@ -192,7 +194,7 @@ func (l *Limiter) Acquire(ctx context.Context, c Class) (*Ticket, error) {
 	case <-timer.C:
 		g = l.abandon(w, l.shedErr(c, ReasonDeadline))
 	case <-ctx.Done():
-		g = l.abandon(w, haetae.Errorf(haetae.EUnavailable, "the request ended while it waited: %v", ctx.Err()))
+		g = l.abandon(w, l.shedErr(c, ReasonAbandoned))
 	}
 	if g.err != nil {
 		return nil, g.err
@@ -201,7 +203,8 @@ func (l *Limiter) Acquire(ctx context.Context, c Class) (*Ticket, error) {
 		// The slot came as the request ended: give it to the next waiter rather than start dead work.
 		g.permit.Drop()
 		l.dispatch()
-		return nil, haetae.Errorf(haetae.EUnavailable, "the request ended while it waited: %v", err)
+		l.count(c, ReasonAbandoned)
+		return nil, l.shedErr(c, ReasonAbandoned).err
 	}
 	l.admit(c)
 	return &Ticket{l: l, permit: g.permit}, nil
@@ -219,7 +222,7 @@ func (l *Limiter) abandon(w *waiter, err error) grant {
 			l.count(w.class, e.reason)
 			return grant{err: e.err}
 		}
-		return grant{err: err}
+		return grant{err: err} // not reached: every caller passes a shedding
 	}
 	l.mu.Unlock()
 	return <-w.ready
@@ -304,10 +307,10 @@ type shedError struct {
 
 func (e *shedError) Error() string { return e.err.Error() }
 
-// shedErr returns the error for shed work; for reasons other than a deadline (which is counted where
-// the waiter leaves its queue) it also counts it.
+// shedErr returns the error for shed work; for reasons other than a deadline or an abandoned wait (which
+// are counted where the waiter leaves its queue) it also counts it.
 func (l *Limiter) shedErr(c Class, reason string) *shedError {
-	if reason != ReasonDeadline {
+	if reason != ReasonDeadline && reason != ReasonAbandoned {
 		l.count(c, reason)
 	}
 	err := &haetae.Error{Code: haetae.EOverloaded, Op: "admit " + c.String(),

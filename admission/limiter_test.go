@@ -185,7 +185,7 @@ func TestLimiterQueueFull(t *testing.T) {
 		t.Fatalf("shed for a full queue: %d", n)
 	}
 	cancel()
-	if err := <-done; haetae.ErrorCode(err) != haetae.EUnavailable {
+	if err := <-done; haetae.ErrorCode(err) != haetae.EOverloaded {
 		t.Fatalf("cancelled waiter: %v", err)
 	}
 	checkFor(t, 5*time.Second, queued(l, admission.Sheddable, 0))

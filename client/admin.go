@@ -17,7 +17,7 @@ type DrainResult struct {
 // Errors: unauthorized, forbidden, unavailable.
 func (c *Client) Drain(ctx context.Context) (*DrainResult, error) {
 	var out DrainResult
-	if _, _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/drain", auth: true}, &out); err != nil {
+	if _, _, err := c.do(ctx, request{op: "admin_drain", method: http.MethodPost, path: "/v1/admin/drain", auth: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

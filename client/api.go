@@ -33,10 +33,10 @@ type credentials struct {
 // account; Register then logs in with the password to tell the two apart, and succeeds if that works.
 func (c *Client) Register(ctx context.Context, name, password string) error {
 	body := jsonBody(credentials{name, password})
-	_, attempts, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/users", body: body}, nil)
+	_, attempts, err := c.do(ctx, request{op: "create_user", method: http.MethodPost, path: "/v1/users", body: body}, nil)
 	if err != nil && attempts > 1 && haetae.ErrorCode(err) == haetae.ENameTaken {
 		var sess haetae.Session
-		if _, _, lerr := c.do(ctx, request{method: http.MethodPost, path: "/v1/sessions", body: body}, &sess); lerr == nil {
+		if _, _, lerr := c.do(ctx, request{op: "create_session", method: http.MethodPost, path: "/v1/sessions", body: body}, &sess); lerr == nil {
 			return nil
 		}
 	}
@@ -46,7 +46,7 @@ func (c *Client) Register(ctx context.Context, name, password string) error {
 // Login opens a session for name, makes its token the client's, and returns it. Errors: bad_credentials.
 func (c *Client) Login(ctx context.Context, name, password string) (*haetae.Session, error) {
 	var sess haetae.Session
-	if _, _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/sessions", body: jsonBody(credentials{name, password})}, &sess); err != nil {
+	if _, _, err := c.do(ctx, request{op: "create_session", method: http.MethodPost, path: "/v1/sessions", body: jsonBody(credentials{name, password})}, &sess); err != nil {
 		return nil, err
 	}
 	c.SetToken(sess.Token)
@@ -68,7 +68,7 @@ func (c *Client) CreateRoom(ctx context.Context, title string, members []string)
 	}{title, members})
 	var room haetae.Room
 	h := http.Header{"Idempotency-Key": {newClientID()}}
-	if _, _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/rooms", body: body, auth: true, header: h}, &room); err != nil {
+	if _, _, err := c.do(ctx, request{op: "create_room", method: http.MethodPost, path: "/v1/rooms", body: body, auth: true, header: h}, &room); err != nil {
 		return nil, err
 	}
 	return &room, nil
@@ -79,7 +79,7 @@ func (c *Client) Rooms(ctx context.Context) ([]*haetae.Room, error) {
 	var out struct {
 		Rooms []*haetae.Room `json:"rooms"`
 	}
-	if _, _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/rooms", auth: true}, &out); err != nil {
+	if _, _, err := c.do(ctx, request{op: "list_rooms", method: http.MethodGet, path: "/v1/rooms", auth: true}, &out); err != nil {
 		return nil, err
 	}
 	return out.Rooms, nil
@@ -92,7 +92,7 @@ func (c *Client) AddMember(ctx context.Context, room, name string) (*haetae.Room
 		Name string `json:"name"`
 	}{name})
 	var out haetae.Room
-	if _, _, err := c.do(ctx, request{method: http.MethodPost, path: roomPath(room, "/members"), body: body, auth: true}, &out); err != nil {
+	if _, _, err := c.do(ctx, request{op: "add_member", method: http.MethodPost, path: roomPath(room, "/members"), body: body, auth: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -111,7 +111,7 @@ func (c *Client) Send(ctx context.Context, room, clientID, text string) (msg *ha
 		Text     string `json:"text"`
 	}{clientID, text})
 	var out haetae.Message
-	status, _, err := c.do(ctx, request{method: http.MethodPost, path: roomPath(room, "/messages"), body: body, auth: true}, &out)
+	status, _, err := c.do(ctx, request{op: "send", method: http.MethodPost, path: roomPath(room, "/messages"), body: body, auth: true}, &out)
 	if err != nil {
 		return nil, false, err
 	}
@@ -135,7 +135,7 @@ func (c *Client) History(ctx context.Context, room string, q haetae.HistoryQuery
 		Messages []*haetae.Message `json:"messages"`
 		Next     uint64            `json:"next"`
 	}
-	if _, _, err := c.do(ctx, request{method: http.MethodGet, path: roomPath(room, "/messages"), query: v, auth: true}, &out); err != nil {
+	if _, _, err := c.do(ctx, request{op: "history", method: http.MethodGet, path: roomPath(room, "/messages"), query: v, auth: true}, &out); err != nil {
 		return nil, 0, err
 	}
 	return out.Messages, out.Next, nil
@@ -146,6 +146,6 @@ func (c *Client) MarkRead(ctx context.Context, room string, seq uint64) error {
 	body := jsonBody(struct {
 		Seq uint64 `json:"seq"`
 	}{seq})
-	_, _, err := c.do(ctx, request{method: http.MethodPost, path: roomPath(room, "/read"), body: body, auth: true}, nil)
+	_, _, err := c.do(ctx, request{op: "mark_read", method: http.MethodPost, path: roomPath(room, "/read"), body: body, auth: true}, nil)
 	return err
 }

@@ -7,6 +7,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -64,6 +65,13 @@ type Client struct {
 
 	// cur is the index of the endpoint that last answered; calls start there.
 	cur atomic.Int64
+
+	// Self-restraint under overload: the adaptive throttle and the retry budget (throttle.go).
+	throttleK      float64
+	throttleWindow time.Duration
+	retryRatio     float64
+	retryReserve   int
+	guards         guards
 }
 
 // Option configures a [Client] in [New].
@@ -107,7 +115,8 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("client: no endpoints given")
 	}
-	c := &Client{budget: DefaultRetryBudget, timeout: attemptTimeout, discover: true}
+	c := &Client{budget: DefaultRetryBudget, timeout: attemptTimeout, discover: true,
+		throttleK: DefaultThrottleK, throttleWindow: DefaultThrottleWindow, retryRatio: DefaultRetryRatio, retryReserve: DefaultRetryReserve}
 	for _, e := range endpoints {
 		base, err := normalizeEndpoint(e)
 		if err != nil {
@@ -208,7 +217,7 @@ func (c *Client) maybeDiscover(ctx context.Context, base string) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := c.attempt(dctx, base, request{method: http.MethodGet, path: "/v1/endpoints"}, &out); err != nil {
+	if _, err := c.attempt(dctx, base, request{op: "endpoints", method: http.MethodGet, path: "/v1/endpoints"}, &out); err != nil {
 		return
 	}
 	eps := slices.Clone(c.given)
@@ -228,6 +237,7 @@ func (c *Client) maybeDiscover(ctx context.Context, base string) {
 
 // request is one API call, independent of the endpoint it goes to.
 type request struct {
+	op     string // the operation, as the API's route names it: what throttles and retry budgets are kept by
 	method string
 	path   string // starting with /v1/, already escaped
 	query  url.Values
@@ -241,6 +251,7 @@ type request struct {
 type retryable struct {
 	err        error
 	retryAfter time.Duration
+	throttled  bool // not sent: the adaptive throttle held it back
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
@@ -249,18 +260,43 @@ func (r *retryable) Unwrap() error { return r.err }
 // do runs r against the endpoints, round-robin from the one that last answered, until an attempt is not
 // retryable or the retry budget is spent. Within one round every endpoint is tried once, at once; between
 // rounds the client waits with exponential backoff and jitter, and at least as long as any server of the
-// round asked with Retry-After. The first round is always completed, whatever the budget. It returns the
-// response status and how many attempts were made.
+// round asked with Retry-After. The first round is always completed, whatever the time budget. An
+// attempt that the adaptive throttle refuses is not sent and counts as a failed one; a retry that the
+// operation's retry budget refuses ends the call with the last error. It returns the response status
+// and how many attempts were made (sent or throttled).
 func (c *Client) do(ctx context.Context, r request, out any) (status, attempts int, err error) {
 	deadline := time.Now().Add(c.budget)
 	eps := c.endpoints()
 	n := len(eps)
 	start := c.current()
+	budget := c.retryBudget(r.op)
+	budget.first()
 	var last *retryable
+	var lastSent *retryable      // the last failure of an attempt that was sent, which says more than a throttling
 	var retryAfter time.Duration // the longest Retry-After of the current round
+	sent := 0
 	for attempt := 0; ; attempt++ {
 		i := (start + attempt) % n
-		status, err := c.attempt(ctx, eps[i], r, out)
+		t := c.throttle(eps[i], r.op)
+		var status int
+		var err error
+		if t != nil && !t.TryAcquirePermit() {
+			t.RecordFailure() // a request the server did not accept, as the SRE book counts it
+			err = &retryable{throttled: true, err: &APIError{Code: haetae.EOverloaded, Message: "not sent: this client throttles itself while " + eps[i] + " refuses most of its requests"}}
+		} else {
+			if sent > 0 && !budget.retry() {
+				return 0, attempt, giveUp(cmp.Or(lastSent, last), eps)
+			}
+			sent++
+			status, err = c.attempt(ctx, eps[i], r, out)
+			if t != nil {
+				if _, overloaded := err.(*retryable); overloaded {
+					t.RecordFailure()
+				} else {
+					t.RecordSuccess()
+				}
+			}
+		}
 		if err == nil {
 			c.cur.Store(int64(i))
 			c.maybeDiscover(ctx, eps[i])
@@ -273,6 +309,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (status, attempts i
 			c.cur.Store(int64(i)) // it answered, if only to say no
 			return status, attempt + 1, err
 		}
+		if !last.throttled {
+			lastSent = last
+		}
 		retryAfter = max(retryAfter, last.retryAfter)
 		var wait time.Duration
 		if (attempt+1)%n == 0 {
@@ -280,7 +319,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (status, attempts i
 			retryAfter = 0
 		}
 		if attempt+1 >= n && time.Now().Add(wait).After(deadline) {
-			return 0, attempt + 1, giveUp(last, eps)
+			return 0, attempt + 1, giveUp(cmp.Or(lastSent, last), eps)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return 0, attempt + 1, fmt.Errorf("%s %s: %w", r.method, r.path, err)
@@ -322,8 +361,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// attempt makes one HTTP request. Transport failures, timeouts and 502/503/504 come back as *retryable;
-// any other non-2xx status as *APIError.
+// attempt makes one HTTP request. Transport failures, timeouts and 429/502/503/504 come back as
+// *retryable (a 429 asks this client to slow down, and its Retry-After says for how long); any other
+// non-2xx status as *APIError.
 func (c *Client) attempt(ctx context.Context, base string, r request, out any) (int, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -358,7 +398,7 @@ func (c *Client) attempt(ctx context.Context, base string, r request, out any) (
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
+	case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests:
 		return resp.StatusCode, &retryable{err: readAPIError(resp), retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return resp.StatusCode, readAPIError(resp)

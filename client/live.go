@@ -45,8 +45,9 @@ type Subscription struct {
 	done   chan struct{}
 	cursor atomic.Uint64
 
-	mu  sync.Mutex
-	err error
+	mu   sync.Mutex
+	err  error
+	conn *websocket.Conn // the current connection, nil between connections
 }
 
 // Subscribe follows room from the cursor after: messages with seq > after that are already committed
@@ -86,6 +87,25 @@ func (s *Subscription) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// Typing tells the room's live subscribers that the caller is typing, over the subscription's current
+// connection. Typing notices are ephemeral: the server passes on at most one a second per room and
+// drops them when it sheds load, and between connections this fails with unavailable rather than wait.
+func (s *Subscription) Typing(ctx context.Context) error {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn == nil {
+		return &APIError{Code: haetae.EUnavailable, Message: "live: not connected now"}
+	}
+	b, _ := json.Marshal(clientFrame{Type: "typing", Room: s.room})
+	wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+	defer cancel()
+	if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
+		return &APIError{Code: haetae.EUnavailable, Message: "live: typing: " + err.Error()}
+	}
+	return nil
 }
 
 // Close ends the subscription and waits until its connection is closed and its channels are.
@@ -168,6 +188,14 @@ func (s *Subscription) session(ctx context.Context, i int) (settled bool, err er
 		return false, &retryable{err: fmt.Errorf("live: dial %s: %w", base, err)}
 	}
 	defer conn.CloseNow()
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.conn = nil
+		s.mu.Unlock()
+	}()
 	s.c.cur.Store(int64(i))
 	conn.SetReadLimit(liveReadLimit)
 	start := time.Now()

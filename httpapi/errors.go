@@ -62,7 +62,7 @@ type errorDetail struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := haetae.ErrorCode(err)
 	status := StatusOf(code)
-	if status >= 500 {
+	if status >= 500 && code != haetae.EOverloaded { // shedding is counted in metrics, not logged per request
 		s.Logger.Error("request failed", "id", requestID(r), "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/haetae/haetae"
+	"github.com/haetae/haetae/admission"
 )
 
 // Server frames of the live WebSocket.
@@ -94,6 +95,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 		return haetae.Errorf(haetae.EOverloaded, "this node has as many live connections as it takes; connect to another or retry")
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	releaseSlot(r) // the connection's frames are admitted one by one
 	if err != nil {
 		return nil // Accept has written the response
 	}
@@ -136,27 +138,40 @@ func (s *Server) readLoop(c *liveConn) {
 			c.sendError("", err)
 			continue
 		}
-		switch f.Type {
-		case "subscribe":
-			s.subscribe(c, f)
-		case "unsubscribe":
-			c.mu.Lock()
-			sub := c.subs[f.Room]
-			delete(c.subs, f.Room)
-			c.mu.Unlock()
-			if sub != nil {
-				sub.Close()
-			}
-		case "typing":
-			if !c.typingAllowed(f.Room) {
-				continue // a typing notice a second per room is plenty; more is dropped
-			}
-			if err := s.Live.Typing(c.ctx, c.user, f.Room); err != nil {
+		ticket, err := s.Admission.Acquire(c.ctx, admission.FrameClass(f.Type))
+		if err != nil {
+			if f.Type != "typing" { // typing notices are ephemeral: a shed one is dropped silently
 				c.sendError(f.Room, err)
 			}
-		default:
-			c.sendError(f.Room, haetae.Errorf(haetae.EInvalid, "unknown frame type %q; use subscribe, unsubscribe or typing", truncate(f.Type, 32)))
+			continue
 		}
+		s.frame(c, f)
+		ticket.Done()
+	}
+}
+
+// frame carries out one client frame.
+func (s *Server) frame(c *liveConn, f liveFrame) {
+	switch f.Type {
+	case "subscribe":
+		s.subscribe(c, f)
+	case "unsubscribe":
+		c.mu.Lock()
+		sub := c.subs[f.Room]
+		delete(c.subs, f.Room)
+		c.mu.Unlock()
+		if sub != nil {
+			sub.Close()
+		}
+	case "typing":
+		if !c.typingAllowed(f.Room) {
+			return // a typing notice a second per room is plenty; more is dropped
+		}
+		if err := s.Live.Typing(c.ctx, c.user, f.Room); err != nil {
+			c.sendError(f.Room, err)
+		}
+	default:
+		c.sendError(f.Room, haetae.Errorf(haetae.EInvalid, "unknown frame type %q; use subscribe, unsubscribe or typing", truncate(f.Type, 32)))
 	}
 }
 

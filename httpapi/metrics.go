@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/haetae/haetae/admission"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -16,7 +17,7 @@ type metrics struct {
 	frames   prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+func newMetrics(reg *prometheus.Registry, lim *admission.Limiter, rates ...*admission.RateLimiter) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "haetae_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "haetae_http_request_seconds", Help: "HTTP request latency by route.",
@@ -26,7 +27,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		liveConn: prometheus.NewGauge(prometheus.GaugeOpts{Name: "haetae_live_connections", Help: "WebSocket connections open on this node."}),
 		frames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "haetae_live_frames_sent_total", Help: "Frames written to WebSocket clients."}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.sent, m.liveSubs, m.liveConn, m.frames)
+	reg.MustRegister(m.requests, m.latency, m.sent, m.liveSubs, m.liveConn, m.frames, lim.Collector(),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "haetae_rate_limited_total", Help: "Requests refused with 429 because their client was over its own rate."}, func() float64 {
+			var n int64
+			for _, r := range rates {
+				n += r.Limited()
+			}
+			return float64(n)
+		}))
 	return m
 }
 

@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"hash/maphash"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/haetae/haetae"
+	"github.com/haetae/haetae/admission"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -46,6 +49,12 @@ type Server struct {
 	// Drain, when set, evacuates the node for POST /v1/admin/drain and returns the streams whose
 	// leadership it handed off.
 	Drain func(ctx context.Context) ([]string, error)
+	// Admission admits every request and live frame by its priority class, and sheds what it cannot
+	// take with 503 overloaded (nil: a limiter with [admission.DefaultConfig]).
+	Admission *admission.Limiter
+	// TokenRate holds each bearer token to its own rate, and AddrRate each address on the routes that
+	// take no token; a client over its rate gets 429 rate_limited (nil: no limit).
+	TokenRate, AddrRate *admission.RateLimiter
 
 	metrics *metrics
 	logins  *loginLimiter
@@ -70,7 +79,10 @@ func (s *Server) init() {
 	if s.Registry == nil {
 		s.Registry = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(s.Registry)
+	if s.Admission == nil {
+		s.Admission = admission.New(admission.DefaultConfig())
+	}
+	s.metrics = newMetrics(s.Registry, s.Admission, s.TokenRate, s.AddrRate)
 	s.logins = newLoginLimiter()
 	s.liveConns = map[*liveConn]struct{}{}
 	s.mux = http.NewServeMux()
@@ -103,6 +115,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxUser
+	ctxTicket
 )
 
 func requestID(r *http.Request) string {
@@ -163,13 +176,74 @@ func (s *Server) handle(path string, methods map[string]method) {
 			s.writeError(sw, r, haetae.Errorf(haetae.EMethodNotAllowed, "%s does not take %s", path, r.Method))
 		} else {
 			name = m.name
-			err := s.serve(sw, r, m)
-			if err != nil {
+			if err := s.serveAdmitted(sw, r, m); err != nil {
 				s.writeError(sw, r, err)
 			}
 		}
 		s.metrics.observe(name, sw.status, time.Since(start))
 	})
+}
+
+// serveAdmitted holds the request to its client's rate, then to the node's: it is served once the
+// limiter admits its route's priority class, and shed unserved (503 overloaded, with Retry-After)
+// otherwise. Its slot is freed when it is done, or, for the live WebSocket, once it is upgraded.
+func (s *Server) serveAdmitted(w http.ResponseWriter, r *http.Request, m method) error {
+	class := admission.ClassOf(m.name)
+	if class == admission.Exempt {
+		return s.serve(w, r, m)
+	}
+	if wait, ok := s.clientRate(r); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		return haetae.Errorf(haetae.ERateLimited, "this client is over its rate; retry after %s", wait)
+	}
+	ticket, err := s.Admission.Acquire(r.Context(), class)
+	if err != nil {
+		if d := admission.RetryAfter(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		}
+		return err
+	}
+	defer ticket.Done()
+	return s.serve(w, r.WithContext(context.WithValue(r.Context(), ctxTicket, ticket)), m)
+}
+
+// clientRate takes one request from the client's bucket: its bearer token's (also ?token= on the
+// WebSocket), else its address's.
+func (s *Server) clientRate(r *http.Request) (time.Duration, bool) {
+	token := bearer(r)
+	if token == "" {
+		token = r.URL.Query().Get("token")
+	}
+	if token != "" {
+		return s.TokenRate.Allow(tokenKey(token))
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return s.AddrRate.Allow(host)
+}
+
+// tokenSeed keys the rate limiter by a hash of the token, so that no token is kept in its memory.
+var tokenSeed = maphash.MakeSeed()
+
+func tokenKey(token string) string {
+	return strconv.FormatUint(maphash.String(tokenSeed, token), 36)
+}
+
+// releaseSlot frees the request's admission slot early: the live WebSocket holds it only while it is
+// being opened, not for the connection's life.
+func releaseSlot(r *http.Request) {
+	if t, ok := r.Context().Value(ctxTicket).(*admission.Ticket); ok {
+		t.Done()
+	}
+}
+
+// Shedding reports which priority classes this node shed work of in the last 10 seconds and how much
+// per second: what the status page's load-shedding detector reads.
+func (s *Server) Shedding() (classes []string, perSecond float64) {
+	s.once.Do(s.init)
+	return s.Admission.Shedding()
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, m method) error {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/haetae/haetae"
+	"github.com/haetae/haetae/admission"
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
@@ -60,7 +61,22 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	Store                   jsstore.Config
 	Logger                  *slog.Logger
+	// Admission shapes the API's load shedding: the adaptive concurrency limit and the queue of each
+	// priority class; Admission.Disabled turns it off (for comparisons only).
+	Admission admission.Config
+	// TokenRate holds each bearer token, and AddrRate each address on the routes that take no token, to
+	// a rate of its own; past it the API answers 429 rate_limited.
+	TokenRate, AddrRate RateLimit
 }
+
+// RateLimit is one client's allowance: PerSecond requests on average (0: no limit) and Burst at once.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// rateLimitKeys bounds the clients a node's rate limiter remembers at once.
+const rateLimitKeys = 100000
 
 // DefaultConfig is what `haetae serve` runs with no flags.
 func DefaultConfig() Config {
@@ -71,6 +87,9 @@ func DefaultConfig() Config {
 		StartTimeout:    2 * time.Minute,
 		Store:           jsstore.DefaultConfig(),
 		Logger:          slog.Default(),
+		Admission:       admission.DefaultConfig(),
+		TokenRate:       RateLimit{PerSecond: 200, Burst: 400},
+		AddrRate:        RateLimit{PerSecond: 100, Burst: 400},
 	}
 }
 
@@ -109,6 +128,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	cfg.Store.Logger = cfg.Logger
 	if err := cfg.Store.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Admission.Validate(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -183,6 +205,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		MaxLiveConns: cfg.MaxLiveConns,
 		Registry:     n.Registry,
 		AdminToken:   cfg.AdminToken,
+		Admission:    admission.New(cfg.Admission),
+		TokenRate:    admission.NewRateLimiter(cfg.TokenRate.PerSecond, cfg.TokenRate.Burst, rateLimitKeys, nil),
+		AddrRate:     admission.NewRateLimiter(cfg.AddrRate.PerSecond, cfg.AddrRate.Burst, rateLimitKeys, nil),
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {

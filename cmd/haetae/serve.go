@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haetae/haetae/admission"
 	"github.com/haetae/haetae/node"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -32,6 +33,19 @@ func serveCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.Store.Limits.RoomsMax, "max-rooms", cfg.Store.Limits.RoomsMax, "most rooms a user may be a member of")
 	fs.IntVar(&cfg.Store.LiveBuffer, "live-buffer", cfg.Store.LiveBuffer, "messages a live subscription may lag before it is told to resume from its cursor")
 	fs.IntVar(&cfg.MaxLiveConns, "max-live-conns", 20000, "most WebSocket connections this node holds")
+	ad := &cfg.Admission
+	fs.BoolVar(&ad.Disabled, "no-limiter", false, "UNSAFE: turn load shedding off (no concurrency limit, no queues): only to compare a run with it off")
+	fs.IntVar(&ad.MinLimit, "limit-min", ad.MinLimit, "lowest the adaptive limit on requests in flight may go")
+	fs.IntVar(&ad.MaxLimit, "limit-max", ad.MaxLimit, "highest the adaptive limit on requests in flight may go")
+	fs.IntVar(&ad.InitialLimit, "limit-initial", ad.InitialLimit, "the adaptive limit on requests in flight at start")
+	for _, c := range admission.Classes {
+		fs.DurationVar(&ad.MaxWait[c], "queue-wait-"+c.String(), ad.MaxWait[c], "longest "+c.String()+" work waits for a slot before it is shed with 503")
+		fs.IntVar(&ad.QueueMax[c], "queue-"+c.String(), ad.QueueMax[c], "most "+c.String()+" requests waiting at once; more are shed with 503")
+	}
+	fs.Float64Var(&cfg.TokenRate.PerSecond, "rate-token", cfg.TokenRate.PerSecond, "requests per second one bearer token may make on average; past it 429 (0: no limit)")
+	fs.IntVar(&cfg.TokenRate.Burst, "rate-token-burst", cfg.TokenRate.Burst, "requests one bearer token may make at once")
+	fs.Float64Var(&cfg.AddrRate.PerSecond, "rate-addr", cfg.AddrRate.PerSecond, "requests per second one address may make to the routes that take no token; past it 429 (0: no limit)")
+	fs.IntVar(&cfg.AddrRate.Burst, "rate-addr-burst", cfg.AddrRate.Burst, "requests one address may make at once to the routes that take no token")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "how long to wait for JetStream and, in a cluster, for a majority of the data centers")
 	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "public base `URL` of this node's API, listed by GET /v1/endpoints (default: from --listen)")
@@ -107,6 +121,9 @@ finish, then JetStream is closed.`,
 			}
 			if cfg.LazySync {
 				fmt.Fprintln(env.Stdout, "haetae: WARNING: --lazy-sync is on; acknowledged writes can be lost on power failure")
+			}
+			if cfg.Admission.Disabled {
+				fmt.Fprintln(env.Stdout, "haetae: WARNING: --no-limiter is on; a surge can exhaust this node's memory")
 			}
 			<-ctx.Done()
 			fmt.Fprintln(env.Stdout, "haetae: draining")

@@ -53,6 +53,12 @@ func peakRSS() int64 {
 
 func numCPU() int { return runtime.NumCPU() }
 
+// NumCPU is the number of CPUs of this machine, for reports.
+func NumCPU() int { return numCPU() }
+
+// CPUModel is the model name of this machine's CPU, for reports ("" where unknown).
+func CPUModel() string { return cpuModel() }
+
 // cpuModel is the first "model name" of /proc/cpuinfo, "" where there is none.
 func cpuModel() string {
 	f, err := os.Open("/proc/cpuinfo")

@@ -321,6 +321,10 @@ func (c *Client) do(ctx context.Context, r request, out any) (status, attempts i
 		if attempt+1 >= n && time.Now().Add(wait).After(deadline) {
 			return 0, attempt + 1, giveUp(cmp.Or(lastSent, last), eps)
 		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			// Waiting as the server asked would outlast the caller: say what the server said now.
+			return 0, attempt + 1, giveUp(cmp.Or(lastSent, last), eps)
+		}
 		if err := sleep(ctx, wait); err != nil {
 			return 0, attempt + 1, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 		}

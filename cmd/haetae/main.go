@@ -87,6 +87,7 @@ func commands(env *Env) []*ffcli.Command {
 		historyCommand(env),
 		tailCommand(env),
 		benchCommand(env),
+		loadCommand(env),
 		drainCommand(env),
 	}
 }

@@ -210,9 +210,9 @@ type loadRun struct {
 	mu       sync.Mutex
 	firstErr map[string]string // by operation
 	secs     []secondStats     // by second since start
-	acked map[string]map[string]uint64
-	busy   [3]map[string]int // by phase, class
-	typing [3]int            // typing notices written, by phase
+	acked    map[string]map[string]uint64
+	busy     [3]map[string]int // by phase, class
+	typing   [3]int            // typing notices written, by phase
 
 	status bool
 }

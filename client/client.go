@@ -322,8 +322,8 @@ func (c *Client) do(ctx context.Context, r request, out any) (status, attempts i
 			return 0, attempt + 1, giveUp(cmp.Or(lastSent, last), eps)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			// Waiting as the server asked would outlast the caller: say what the server said now.
-			return 0, attempt + 1, giveUp(cmp.Or(lastSent, last), eps)
+			// Waiting as the server asked would outlast the caller's deadline: end now, saying both.
+			return 0, attempt + 1, fmt.Errorf("%s %s: %w before the next try: %w", r.method, r.path, context.DeadlineExceeded, giveUp(cmp.Or(lastSent, last), eps))
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return 0, attempt + 1, fmt.Errorf("%s %s: %w", r.method, r.path, err)

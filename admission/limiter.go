@@ -38,7 +38,7 @@ func DefaultConfig() Config {
 		MinLimit:     16,
 		MaxLimit:     1024,
 		InitialLimit: 64,
-		MaxWait:      [numClasses]time.Duration{Sheddable: 100 * time.Millisecond, Normal: time.Second, Critical: 5 * time.Second},
+		MaxWait:      [numClasses]time.Duration{Sheddable: 100 * time.Millisecond, Normal: time.Second, Critical: 3 * time.Second},
 		QueueMax:     [numClasses]int{Sheddable: 256, Normal: 512, Critical: 2048},
 		RetryAfter:   [numClasses]time.Duration{Sheddable: 5 * time.Second, Normal: 2 * time.Second, Critical: time.Second},
 	}
@@ -163,6 +163,13 @@ var exempt = &Ticket{}
 // client should honour (see [RetryAfter]); the work must then not be started. Exempt work is always
 // admitted at once.
 func (l *Limiter) Acquire(ctx context.Context, c Class) (*Ticket, error) {
+	return l.AcquireWithin(ctx, c, -1)
+}
+
+// AcquireWithin is [Limiter.Acquire] with a shorter wait when the work's client will not wait the class's
+// whole MaxWait: wait < 0 means no bound of the caller's. Work that could not start within it is shed
+// unstarted, for it would be done for nobody.
+func (l *Limiter) AcquireWithin(ctx context.Context, c Class, wait time.Duration) (*Ticket, error) {
 	if c == Exempt || c < 0 || c > Exempt {
 		return exempt, nil
 	}
@@ -178,15 +185,19 @@ func (l *Limiter) Acquire(ctx context.Context, c Class) (*Ticket, error) {
 			return &Ticket{l: l, permit: p}, nil
 		}
 	}
-	if reason := l.refuse(c); reason != "" {
+	maxWait := l.cfg.MaxWait[c]
+	if wait >= 0 {
+		maxWait = min(maxWait, wait)
+	}
+	if reason := l.refuse(c, maxWait); reason != "" {
 		l.mu.Unlock()
 		return nil, l.shedErr(c, reason).err
 	}
-	w := &waiter{class: c, deadline: l.cfg.Now().Add(l.cfg.MaxWait[c]), ready: make(chan grant, 1)}
+	w := &waiter{class: c, deadline: l.cfg.Now().Add(maxWait), ready: make(chan grant, 1)}
 	w.elem = l.queues[c].PushBack(w)
 	l.mu.Unlock()
 
-	timer := time.NewTimer(l.cfg.MaxWait[c])
+	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var g grant
 	select {
@@ -240,10 +251,10 @@ func (l *Limiter) waitingFrom(c Class) bool {
 }
 
 // refuse says why work of class c that found no free slot is not even queued ("" to queue it): its
-// queue is full or may not hold anything, or more higher-class work than the whole limit is waiting, so
+// queue is full or it may not wait at all, or more higher-class work than the whole limit is waiting, so
 // it could not be served before that is. Called with mu held.
-func (l *Limiter) refuse(c Class) string {
-	if l.queues[c].Len() >= l.cfg.QueueMax[c] || l.cfg.MaxWait[c] <= 0 {
+func (l *Limiter) refuse(c Class, maxWait time.Duration) string {
+	if l.queues[c].Len() >= l.cfg.QueueMax[c] || maxWait <= 0 {
 		return ReasonQueueFull
 	}
 	above := 0

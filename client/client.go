@@ -388,6 +388,11 @@ func (c *Client) attempt(ctx context.Context, base string, r request, out any) (
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "haetae-go-client")
+	if dl, ok := actx.Deadline(); ok {
+		// How long this attempt will wait: the server drops the request unstarted rather than do it
+		// for nobody.
+		req.Header.Set("Haetae-Timeout", strconv.FormatInt(max(time.Until(dl).Milliseconds(), 1), 10))
+	}
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,6 +36,10 @@ type (
 )
 
 const (
+	// liveSendBuffer bounds the kernel's send buffer of a live connection. Left to itself the kernel
+	// grows it to megabytes for a reader that does not keep up, holding thousands of frames that a slow
+	// consumer would otherwise have been cut off for (and, over 20,000 connections, gigabytes).
+	liveSendBuffer   = 64 << 10
 	liveWriteTimeout = 10 * time.Second
 	livePingEvery    = 30 * time.Second
 	liveOutbound     = 256 // frames queued for one connection's writer
@@ -52,7 +58,8 @@ type liveConn struct {
 	mu        sync.Mutex
 	subs      map[string]haetae.Subscription
 	closeOnce sync.Once
-	closed    chan struct{} // closed when closeWith has finished
+	closing   chan closeRequest // to the writer: close once the queue is written
+	closed    chan struct{}     // closed when closeWith has finished
 	typedAt   map[string]time.Time
 }
 
@@ -99,9 +106,10 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil // Accept has written the response
 	}
+	limitSendBuffer(r)
 	ws.SetReadLimit(s.Limits.BodyMax)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &liveConn{ws: ws, user: user, out: make(chan []byte, liveOutbound), ctx: ctx, cancel: cancel, subs: map[string]haetae.Subscription{}, closed: make(chan struct{})}
+	c := &liveConn{ws: ws, user: user, out: make(chan []byte, liveOutbound), ctx: ctx, cancel: cancel, subs: map[string]haetae.Subscription{}, closing: make(chan closeRequest, 1), closed: make(chan struct{})}
 	if !s.addLive(c) {
 		ws.Close(websocket.StatusTryAgainLater, "server shutting down or full")
 		cancel()
@@ -221,19 +229,63 @@ func (s *Server) forward(c *liveConn, room string, sub haetae.Subscription) {
 			continue
 		}
 		b, _ := json.Marshal(frame)
-		select {
-		case c.out <- b:
-		case <-c.ctx.Done():
-			return
+		if !c.queue(b, sub) {
+			if c.ctx.Err() != nil {
+				return
+			}
+			break // the subscription ended while the connection's queue was full
 		}
 	}
 	if err := sub.Err(); err != nil {
+		if haetae.ErrorCode(err) == haetae.ESlowConsumer {
+			s.metrics.slow.Inc()
+			// The frames still queued for this reader would only delay the error frame behind them:
+			// it resumes from its cursor, so they are dropped and the error goes out next.
+			c.dropQueued()
+		}
 		c.sendError(room, err)
 		code := websocket.StatusTryAgainLater
 		if haetae.ErrorCode(err) == haetae.EUnavailable {
 			code = websocket.StatusGoingAway
 		}
 		c.closeWith(code, haetae.ErrorCode(err))
+	}
+}
+
+// queue puts a frame on the connection's queue for its writer. While the queue is full it keeps an eye on
+// the subscription: once that has ended (a slow consumer, cut off by the store), the rest of its
+// deliveries are of no use — the client resumes from its cursor — and queue returns false at once, so
+// that the error frame is not held up behind them. It also returns false when the connection ends.
+func (c *liveConn) queue(b []byte, sub haetae.Subscription) bool {
+	select {
+	case c.out <- b:
+		return true
+	default:
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case c.out <- b:
+			return true
+		case <-c.ctx.Done():
+			return false
+		case <-t.C:
+			if sub.Err() != nil {
+				return false
+			}
+		}
+	}
+}
+
+// dropQueued discards the frames waiting for the connection's writer.
+func (c *liveConn) dropQueued() {
+	for {
+		select {
+		case <-c.out:
+		default:
+			return
+		}
 	}
 }
 
@@ -247,33 +299,59 @@ func (c *liveConn) sendError(room string, err error) {
 	}
 }
 
-// closeWith flushes what is queued (for at most a second), then closes the connection with a code the
-// client can act on. It returns at once; closed is closed when the close handshake is over.
+// closeWith has the writer close the connection with a code the client can act on, once it has written
+// what is queued before (an error frame saying why, in particular), so that the close never overtakes
+// them. It returns at once; closed is closed when the close handshake is over, or when the writer could
+// not get to it within its write timeout and the connection was closed without it.
 func (c *liveConn) closeWith(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		c.closing <- closeRequest{code, reason} // buffered: never blocks
 		go func() {
 			defer close(c.closed)
-			deadline := time.Now().Add(time.Second)
-			for len(c.out) > 0 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
+			select {
+			case <-c.ctx.Done(): // the writer closed it, or the connection ended
+			case <-time.After(liveWriteTimeout + time.Second):
+				c.ws.Close(code, reason)
+				c.cancel()
 			}
-			c.ws.Close(code, reason)
-			c.cancel()
 		}()
 	})
 }
 
+type closeRequest struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// writer writes the queued frames in order and, once nothing is queued, carries out a close request.
 func (c *liveConn) writer() {
+	write := func(b []byte) bool {
+		ctx, cancel := context.WithTimeout(c.ctx, liveWriteTimeout)
+		err := c.ws.Write(ctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			c.cancel()
+		}
+		return err == nil
+	}
 	for {
 		select {
 		case b := <-c.out:
-			ctx, cancel := context.WithTimeout(c.ctx, liveWriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				c.cancel()
+			if !write(b) {
 				return
 			}
+			continue
+		default:
+		}
+		select {
+		case b := <-c.out:
+			if !write(b) {
+				return
+			}
+		case cr := <-c.closing:
+			c.ws.Close(cr.code, cr.reason)
+			c.cancel()
+			return
 		case <-c.ctx.Done():
 			return
 		}
@@ -365,6 +443,26 @@ func (s *Server) DrainLive(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// connKey holds a request's network connection in its context; see [ConnContext].
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it keeps each connection in its requests' contexts, so that
+// a live WebSocket can bound its socket's send buffer.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// limitSendBuffer bounds the send buffer of the request's TCP connection, if [ConnContext] kept it.
+func limitSendBuffer(r *http.Request) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(liveSendBuffer)
 	}
 }
 

@@ -15,6 +15,7 @@ type metrics struct {
 	liveSubs prometheus.Gauge
 	liveConn prometheus.Gauge
 	frames   prometheus.Counter
+	slow     prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, lim *admission.Limiter, rates ...*admission.RateLimiter) *metrics {
@@ -26,8 +27,9 @@ func newMetrics(reg *prometheus.Registry, lim *admission.Limiter, rates ...*admi
 		liveSubs: prometheus.NewGauge(prometheus.GaugeOpts{Name: "haetae_live_subscriptions", Help: "Live room subscriptions open on this node."}),
 		liveConn: prometheus.NewGauge(prometheus.GaugeOpts{Name: "haetae_live_connections", Help: "WebSocket connections open on this node."}),
 		frames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "haetae_live_frames_sent_total", Help: "Frames written to WebSocket clients."}),
+		slow:     prometheus.NewCounter(prometheus.CounterOpts{Name: "haetae_live_slow_consumers_total", Help: "Live connections closed with 1013 because a subscription fell too far behind (the client resumes from its cursor)."}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.sent, m.liveSubs, m.liveConn, m.frames, lim.Collector(),
+	reg.MustRegister(m.requests, m.latency, m.sent, m.liveSubs, m.liveConn, m.frames, m.slow, lim.Collector(),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "haetae_rate_limited_total", Help: "Requests refused with 429 because their client was over its own rate."}, func() float64 {
 			var n int64
 			for _, r := range rates {

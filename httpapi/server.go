@@ -196,7 +196,16 @@ func (s *Server) serveAdmitted(w http.ResponseWriter, r *http.Request, m method)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		return haetae.Errorf(haetae.ERateLimited, "this client is over its rate; retry after %s", wait)
 	}
-	ticket, err := s.Admission.Acquire(r.Context(), class)
+	wait := time.Duration(-1)
+	if d, ok := clientTimeout(r); ok {
+		// The client waits d for its answer: the work may wait at most half of that for a slot, so
+		// that it can still be done in time, and is abandoned when the client has given up.
+		wait = d / 2
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	ticket, err := s.Admission.AcquireWithin(r.Context(), class, wait)
 	if err != nil {
 		if d := admission.RetryAfter(err); d > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
@@ -205,6 +214,24 @@ func (s *Server) serveAdmitted(w http.ResponseWriter, r *http.Request, m method)
 	}
 	defer ticket.Done()
 	return s.serve(w, r.WithContext(context.WithValue(r.Context(), ctxTicket, ticket)), m)
+}
+
+// TimeoutHeader carries how long a client will wait for the answer to this request, in milliseconds. A
+// request that cannot start within half of it is shed unstarted, and its work is cancelled when it has
+// passed; the Go client sends it with every request.
+const TimeoutHeader = "Haetae-Timeout"
+
+// clientTimeout reads [TimeoutHeader]: 1 ms to 10 minutes, else it is ignored.
+func clientTimeout(r *http.Request) (time.Duration, bool) {
+	v := r.Header.Get(TimeoutHeader)
+	if v == "" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 1 || ms > 600000 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // clientRate takes one request from the client's bucket: its bearer token's (also ?token= on the

@@ -21,9 +21,13 @@ func registerStoreMetrics(reg *prometheus.Registry, cfg *jsstore.Config) {
 		Name: "haetae_live_delivered_total", Help: "Messages handed to live subscribers on this node.",
 	})
 	reg.MustRegister(batchSize, batchTime, delivered)
+	caller := cfg.OnCommit // a caller's own hook (a test's slow disk) is kept
 	cfg.OnCommit = func(n int, took time.Duration) {
 		batchSize.Observe(float64(n))
 		batchTime.Observe(took.Seconds())
+		if caller != nil {
+			caller(n, took)
+		}
 	}
 	cfg.OnDeliver = func(n int) { delivered.Add(float64(n)) }
 }

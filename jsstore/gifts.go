@@ -73,9 +73,11 @@ type redeemRecord struct {
 
 // Keys of the gifts bucket. Codes appear without their dashes; client ids and idempotency keys are
 // [A-Za-z0-9_-], valid subject tokens as they are.
-func compactCode(code string) string        { return strings.ReplaceAll(code, "-", "") }
-func giftKey(code string) string            { return "gift." + compactCode(code) }
-func giftIndexKey(user, code string) string { return "u." + subjectToken(user) + "." + compactCode(code) }
+func compactCode(code string) string { return strings.ReplaceAll(code, "-", "") }
+func giftKey(code string) string     { return "gift." + compactCode(code) }
+func giftIndexKey(user, code string) string {
+	return "u." + subjectToken(user) + "." + compactCode(code)
+}
 func sendKey(sender, clientID string) string {
 	return "send." + subjectToken(sender) + "." + clientID
 }

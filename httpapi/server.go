@@ -26,6 +26,7 @@ type Server struct {
 	Rooms    haetae.RoomService
 	Messages haetae.MessageService
 	Live     haetae.LiveService
+	Gifts    haetae.GiftService
 	Limits   haetae.Limits
 	Logger   *slog.Logger
 	// Ready reports whether this node can take writes now: in a cluster, whether it reaches a majority.
@@ -41,6 +42,10 @@ type Server struct {
 	MaxLiveConns int
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
+	// RedeemRate is the redemption attempts per second each merchant may make on this node, and
+	// RedeemBurst how many at once (0: DefaultRedeemRate and twice that); more get 429 rate_limited.
+	RedeemRate  float64
+	RedeemBurst int
 	// AdminToken is the operator's credential for the admin endpoints; empty disables them.
 	AdminToken string
 	// Drain, when set, evacuates the node for POST /v1/admin/drain and returns the streams whose
@@ -49,6 +54,7 @@ type Server struct {
 
 	metrics *metrics
 	logins  *loginLimiter
+	redeems *redeemLimiter
 	mux     *http.ServeMux
 	once    sync.Once
 
@@ -72,6 +78,7 @@ func (s *Server) init() {
 	}
 	s.metrics = newMetrics(s.Registry)
 	s.logins = newLoginLimiter()
+	s.redeems = newRedeemLimiter(s.RedeemRate, s.RedeemBurst)
 	s.liveConns = map[*liveConn]struct{}{}
 	s.mux = http.NewServeMux()
 	s.routes()

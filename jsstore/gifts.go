@@ -172,7 +172,7 @@ func (gs *GiftService) SendGift(ctx context.Context, caller string, req haetae.G
 		if err == nil {
 			break
 		}
-		if !wrongLastSequence(err) && !transient(err) {
+		if !wrongLastSequence(err) && !transient(err) && !batchRefused(err) {
 			return nil, false, storeErr("send gift", err)
 		}
 		// Refused (the send record or the code exists) or unanswered (it may have committed): the send
@@ -218,8 +218,19 @@ func (gs *GiftService) writeNewGift(ctx context.Context, rec *giftRecord, asked 
 		createOnly(giftSubject(sendKey(rec.From, rec.ClientID)), sb),
 		createOnly(giftSubject(giftKey(rec.Code)), gb),
 	}
+	ctx, cancel := context.WithTimeout(ctx, commitAttempt)
+	defer cancel()
 	_, err := gs.s.publishAtomic(ctx, msgs)
 	return err
+}
+
+// batchRefused reports whether JetStream refused an atomic batch before storing any of it: too many
+// batches in flight on the stream (10210), or a batch that arrived incomplete (10176), as when its first
+// message went to a leader that stepped down before the commit reached its successor. Sending it again
+// is safe, and may well succeed.
+func batchRefused(err error) bool {
+	e, ok := err.(*apiError)
+	return ok && (e.errCode == 10176 || e.errCode == 10210)
 }
 
 // createOnly is a message that JetStream stores only if its subject has no message yet.
@@ -311,7 +322,9 @@ func (gs *GiftService) redeemRecord(ctx context.Context, merchant, key string) (
 // for a key that does not exist.
 func (gs *GiftService) leaderRead(ctx context.Context, key string) (*storedMsg, error) {
 	for attempt := 0; ; attempt++ {
-		m, err := gs.s.leaderGet(ctx, "KV_"+giftsBucket, directGetReq{LastFor: giftSubject(key)})
+		actx, cancel := context.WithTimeout(ctx, commitAttempt)
+		m, err := gs.s.leaderGet(actx, "KV_"+giftsBucket, directGetReq{LastFor: giftSubject(key)})
+		cancel()
 		if err == nil {
 			if m == nil || kvDeleted(*m) {
 				return nil, nil
@@ -463,6 +476,8 @@ func (gs *GiftService) Redeem(ctx context.Context, merchant, code, key string) (
 	ctx, cancel := gs.s.timeout(ctx)
 	defer cancel()
 	mine := redemptionRecord{ID: newRoomID(), Merchant: merchant, Key: key, DC: gs.s.cfg.DC, Node: gs.s.cfg.NodeName}
+	var refusedRev uint64 // the revision our last compare-and-set was refused on
+	waited := 0           // re-reads since then that found the gift unchanged
 	for attempt := 0; ; attempt++ {
 		m, err := gs.leaderRead(ctx, giftKey(code))
 		if err != nil {
@@ -484,6 +499,26 @@ func (gs *GiftService) Redeem(ctx context.Context, merchant, code, key string) (
 			gs.postRedeemed(ctx, rec, now)
 			return rec.view(now).Redeemed(), nil
 		}
+		if rec.rev == refusedRev {
+			// Refused, yet the gift is as it was: another redemption of it is still being committed
+			// (JetStream refuses a write to a subject with one in flight), or this key has redeemed
+			// another gift. The first shows once applied; wait for it rather than write again, and
+			// only write again if it never shows (that other write failed).
+			if waited == 0 {
+				if ir, err := gs.redeemRecord(ctx, merchant, key); err != nil {
+					return nil, err
+				} else if ir != nil && ir.Code != code {
+					return nil, haetae.Errorf(haetae.EIdempotencyConflict, "this Idempotency-Key already redeemed another gift")
+				}
+			}
+			if waited++; waited < 8 {
+				if err := backoffContended(ctx, attempt); err != nil {
+					return nil, storeErr("redeem", err)
+				}
+				continue
+			}
+		}
+		waited = 0
 		next := *rec
 		r := mine
 		r.At = now
@@ -495,18 +530,13 @@ func (gs *GiftService) Redeem(ctx context.Context, merchant, code, key string) (
 		}
 		switch {
 		case wrongLastSequence(err):
-			// Someone changed the gift first (it can only have been redeemed), or this key has
-			// redeemed another gift before.
-			if ir, rerr := gs.redeemRecord(ctx, merchant, key); rerr != nil {
-				return nil, rerr
-			} else if ir != nil && ir.Code != code {
-				return nil, haetae.Errorf(haetae.EIdempotencyConflict, "this Idempotency-Key already redeemed another gift")
-			}
+			refusedRev = rec.rev
 			if err := backoffContended(ctx, attempt); err != nil {
 				return nil, storeErr("redeem", err)
 			}
-		case transient(err):
+		case transient(err) || batchRefused(err):
 			// Unanswered: it may have committed. The next read says whether it did (a replay).
+			// Or refused before anything was stored: the next read finds the gift as it was.
 			if attempt == 0 {
 				gs.s.cfg.Logger.Warn("redemption got no answer; reading the gift again", "err", err)
 			}
@@ -525,6 +555,8 @@ func (gs *GiftService) writeRedemption(ctx context.Context, next *giftRecord, pr
 	r := next.Redemption
 	ib, _ := json.Marshal(redeemRecord{Code: next.Code, ID: r.ID, At: r.At})
 	gb, _ := json.Marshal(next)
+	ctx, cancel := context.WithTimeout(ctx, commitAttempt)
+	defer cancel()
 	_, err := gs.s.publishAtomic(ctx, []*nats.Msg{
 		createOnly(giftSubject(redeemKey(r.Merchant, r.Key)), ib),
 		expectRev(giftSubject(giftKey(next.Code)), gb, prevRev),

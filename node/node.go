@@ -203,6 +203,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.API.Endpoints = n.dir.list
 	if cfg.Cluster != nil {
+		registerLeaderMetrics(n.Registry, n.Store.Streams(), n.NATS.IsStreamLeader)
 		n.stale = startStaleness(n.Store.Streams, n.NATS.IsStreamLeader, n.NATS.IsStreamCurrent, n.NATS.Quorum)
 		n.API.Staleness = n.stale.bound
 		n.leaders = startLeaders(&leaders{

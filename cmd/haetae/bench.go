@@ -33,7 +33,7 @@ func benchCommand(env *Env) *ffcli.Command {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending phase (node included when in-process) to this `file`")
 	return &ffcli.Command{
 		Name:       "bench",
-		ShortUsage: "haetae bench [flags]",
+		ShortUsage: "haetae bench [flags] | haetae bench gifts [flags]",
 		ShortHelp:  "measure send throughput and delivery latency through the API",
 		LongHelp: `Measure Haetae through its real HTTP and WebSocket API: -c clients send -n messages (about
 200 bytes each) to -r rooms while -w WebSocket subscribers receive them. It prints acknowledged
@@ -49,9 +49,12 @@ fresh embedded server: one synchronous publish at a time, 4,096 async publishes 
 batches of 100 (all with fsync always), and async publishes with the lazy default fsync.
 
 Progress goes to stderr, the result to stdout. The exit status is 1 if any message failed or was
-not delivered exactly once.`,
-		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+not delivered exactly once.
+
+'haetae bench gifts' measures gift redemptions instead; see 'haetae bench gifts --help'.`,
+		FlagSet:     fs,
+		Options:     []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+		Subcommands: []*ffcli.Command{benchGiftsCommand(env)},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("bench takes no arguments, got %q", args)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ type GiftConfig struct {
 	TempDir string
 	// Node adjusts the in-process node's configuration before it starts.
 	Node func(*node.Config)
+	// CPUProfile, when set, receives a CPU profile of the redeeming phase.
+	CPUProfile io.Writer
 }
 
 // DefaultGiftConfig is what `haetae bench gifts` runs with no flags.
@@ -262,6 +265,9 @@ func RunGifts(ctx context.Context, cfg GiftConfig, progress io.Writer) (*GiftRes
 	winners := make([][]string, cfg.Gifts)
 	answered := make([]bool, cfg.Gifts)
 	bar = startMeter(progress, cfg.Gifts, fmt.Sprintf("redeem, %d per gift", cfg.Contenders))
+	if cfg.CPUProfile != nil && pprof.StartCPUProfile(cfg.CPUProfile) == nil {
+		defer pprof.StopCPUProfile()
+	}
 	start = time.Now()
 	deadline := start.Add(cfg.Duration)
 	var wg sync.WaitGroup

@@ -263,7 +263,7 @@ func (gs *GiftService) repeatSend(ctx context.Context, caller string, req haetae
 	}
 	now := gs.s.cfg.Now().UTC()
 	if now.Sub(rec.SentAt) < gs.s.cfg.DedupeWindow-time.Minute {
-		room, err := gs.s.Rooms.load(ctx, rec.Room, false)
+		room, err := gs.room(ctx, rec.Room)
 		if err != nil {
 			return nil, false, err
 		}
@@ -274,6 +274,15 @@ func (gs *GiftService) repeatSend(ctx context.Context, caller string, req haetae
 		}
 	}
 	return public(rec.view(now)), false, nil
+}
+
+// room returns a gift's room, from the room cache when it is there: posting needs only its id and
+// shard, which never change.
+func (gs *GiftService) room(ctx context.Context, id string) (*roomRecord, error) {
+	if rec := gs.s.Rooms.cache.get(id); rec != nil {
+		return rec, nil
+	}
+	return gs.s.Rooms.load(ctx, id, false)
 }
 
 // postGift posts the gift message. Its client_id is derived from the code, so that every try posts the
@@ -321,6 +330,14 @@ func (gs *GiftService) redeemRecord(ctx context.Context, merchant, key string) (
 // compare-and-set. While no leader answers (an election), it asks again until ctx ends. It returns nil
 // for a key that does not exist.
 func (gs *GiftService) leaderRead(ctx context.Context, key string) (*storedMsg, error) {
+	if gs.s.cfg.Replicas == 1 {
+		// The one replica is the leader: a direct get asks it without the JetStream API's queue.
+		m, err := gs.s.kvGet(ctx, giftsBucket, key)
+		if err != nil {
+			return nil, storeErr("read a gift record", err)
+		}
+		return m, nil
+	}
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, commitAttempt)
 		m, err := gs.s.leaderGet(actx, "KV_"+giftsBucket, directGetReq{LastFor: giftSubject(key)})
@@ -575,7 +592,7 @@ func (gs *GiftService) postRedeemed(ctx context.Context, rec *giftRecord, now ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	room, err := gs.s.Rooms.load(ctx, rec.Room, false)
+	room, err := gs.room(ctx, rec.Room)
 	if err == nil && room != nil {
 		where := r.DC
 		if where == "" {

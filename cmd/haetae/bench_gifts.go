@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/haetae/haetae/bench"
@@ -25,6 +26,7 @@ func benchGiftsCommand(env *Env) *ffcli.Command {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "stop redeeming after this long even if -n is not reached")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "`dir`ectory for the in-process node's data (default: the system's)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the redeeming phase (node included when in-process) to this `file`")
 	return &ffcli.Command{
 		Name:       "gifts",
 		ShortUsage: "haetae bench gifts [flags]",
@@ -60,6 +62,14 @@ Example, against a three-DC cluster (see docs/benchmarks.md):
 					return err
 				}
 				cfg.AdminToken = t
+			}
+			if *cpuProfile != "" {
+				f, err := os.Create(*cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				cfg.CPUProfile = f
 			}
 			res, err := bench.RunGifts(ctx, cfg, env.Stderr)
 			if err != nil {

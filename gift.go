@@ -100,13 +100,14 @@ type RedeemedError struct {
 }
 
 func (e *RedeemedError) Error() string {
-	return fmt.Sprintf("gift %s was redeemed at %s by %s through %s", e.Code, e.RedeemedAt.Format(time.RFC3339), e.Redemption.Merchant, e.Redemption.where())
+	return fmt.Sprintf("gift %s was redeemed at %s by %s through %s", e.Code, e.RedeemedAt.Format(time.RFC3339), e.Redemption.Merchant, e.Redemption.Where())
 }
 
-func (r Redemption) where() string {
+// Where names the data center and node a redemption went through, for people.
+func (r Redemption) Where() string {
 	switch {
 	case r.DC != "" && r.Node != "" && r.DC != r.Node:
-		return "data center " + r.DC + " (node " + r.Node + ")"
+		return "data center " + r.DC + ", node " + r.Node
 	case r.DC != "":
 		return "data center " + r.DC
 	default:

@@ -350,7 +350,7 @@ func redeemOnce(ctx context.Context, m *client.Client, code, key string, res *Gi
 		case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
 			res.RateLimited++
 			mu.Unlock()
-			if sleep(ctx, 100*time.Millisecond) != nil {
+			if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
 				return false
 			}
 			continue
@@ -362,17 +362,6 @@ func redeemOnce(ctx context.Context, m *client.Client, code, key string, res *Gi
 			mu.Unlock()
 			return false
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

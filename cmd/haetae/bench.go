@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -59,11 +60,7 @@ not delivered exactly once.
 			if len(args) > 0 {
 				return fmt.Errorf("bench takes no arguments, got %q", args)
 			}
-			for _, s := range strings.Split(*servers, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					cfg.Servers = append(cfg.Servers, s)
-				}
-			}
+			cfg.Servers = splitServers(*servers)
 			if *cpuProfile != "" {
 				f, err := os.Create(*cpuProfile)
 				if err != nil {
@@ -76,19 +73,41 @@ not delivered exactly once.
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				enc := json.NewEncoder(env.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-			} else if err := res.Print(env.Stdout); err != nil {
-				return err
-			}
-			if p := res.Problems(); len(p) > 0 {
-				return fmt.Errorf("bench: %d problems: %s", len(p), strings.Join(p, "; "))
-			}
-			return nil
+			return reportBench(env, "bench", *asJSON, res)
 		},
 	}
+}
+
+// benchResult is what each bench measured: printable for people, and with a list of what went wrong.
+type benchResult interface {
+	Print(io.Writer) error
+	Problems() []string
+}
+
+// reportBench prints a bench's result, as JSON or for people, and fails if the run had problems.
+func reportBench(env *Env, name string, asJSON bool, res benchResult) error {
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if err := res.Print(env.Stdout); err != nil {
+		return err
+	}
+	if p := res.Problems(); len(p) > 0 {
+		return fmt.Errorf("%s: %d problems: %s", name, len(p), strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// splitServers turns a comma-separated --server value into URLs.
+func splitServers(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/haetae/haetae/bench"
 	"github.com/peterbourgon/ff/v3"
@@ -51,11 +49,7 @@ Example, against a three-DC cluster (see docs/benchmarks.md):
 			if len(args) > 0 {
 				return fmt.Errorf("bench gifts takes no arguments, got %q", args)
 			}
-			for _, s := range strings.Split(*servers, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					cfg.Servers = append(cfg.Servers, s)
-				}
-			}
+			cfg.Servers = splitServers(*servers)
 			if len(cfg.Servers) > 0 {
 				t, err := af.token()
 				if err != nil {
@@ -75,19 +69,7 @@ Example, against a three-DC cluster (see docs/benchmarks.md):
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				enc := json.NewEncoder(env.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-			} else if err := res.Print(env.Stdout); err != nil {
-				return err
-			}
-			if p := res.Problems(); len(p) > 0 {
-				return fmt.Errorf("bench gifts: %d problems: %s", len(p), strings.Join(p, "; "))
-			}
-			return nil
+			return reportBench(env, "bench gifts", *asJSON, res)
 		},
 	}
 }

@@ -193,21 +193,9 @@ Example:
 		}
 		fmt.Fprintf(env.Stdout, "%s  %s  from %s to %s: %s\n%s\n", g.Code, g.Status, g.From, g.To, oneLine(g.Product), giftWhen(g))
 		if r := g.Redemption; r != nil {
-			fmt.Fprintf(env.Stdout, "redemption %s through %s\n", r.ID, where(*r))
+			fmt.Fprintf(env.Stdout, "redemption %s through %s\n", r.ID, r.Where())
 		}
 		return nil
 	}
 	return cmd
-}
-
-// where names the data center and node a redemption went through.
-func where(r haetae.Redemption) string {
-	switch {
-	case r.DC != "" && r.Node != "" && r.Node != r.DC:
-		return "data center " + r.DC + ", node " + r.Node
-	case r.DC != "":
-		return "data center " + r.DC
-	default:
-		return "node " + r.Node
-	}
 }

@@ -62,13 +62,13 @@ Example:
 			if cf.json {
 				return printJSON(env.Stdout, res)
 			}
-			fmt.Fprintf(env.Stdout, "redeemed %s at %s through %s (redemption %s, key %s)\n", res.Code, res.RedeemedAt.Local().Format(time.DateTime), where(res.Redemption), res.Redemption.ID, k)
+			fmt.Fprintf(env.Stdout, "redeemed %s at %s through %s (redemption %s, key %s)\n", res.Code, res.RedeemedAt.Local().Format(time.DateTime), res.Redemption.Where(), res.Redemption.ID, k)
 			return nil
 		case errors.As(err, &re):
 			if cf.json {
 				printJSON(env.Stdout, map[string]any{"code": args[0], "status": haetae.GiftRedeemed, "redeemed_at": re.RedeemedAt, "redemption": re.Redemption, "won": false})
 			} else {
-				fmt.Fprintf(env.Stdout, "already redeemed %s: at %s by %s through %s (redemption %s); not by this request\n", args[0], re.RedeemedAt.Local().Format(time.DateTime), re.Redemption.Merchant, where(re.Redemption), re.Redemption.ID)
+				fmt.Fprintf(env.Stdout, "already redeemed %s: at %s by %s through %s (redemption %s); not by this request\n", args[0], re.RedeemedAt.Local().Format(time.DateTime), re.Redemption.Merchant, re.Redemption.Where(), re.Redemption.ID)
 			}
 			return errors.New("not redeemed: the gift was already redeemed")
 		case haetae.ErrorCode(err) == haetae.EUnavailable || haetae.ErrorCode(err) == haetae.ENoQuorum || ctx.Err() != nil:

@@ -29,6 +29,18 @@ import (
 // most once, and the read after it tells whether it did.
 type GiftService struct {
 	s *Store
+	// loseAnswer, when set (tests only), is asked after every committed gift batch whether to
+	// throw its acknowledgement away, as a leader that dies right after committing does.
+	loseAnswer func() bool
+}
+
+// committed turns a gift batch's outcome into what the caller learns: a lost acknowledgement (in
+// tests) comes back as a time-out, with the batch committed all the same.
+func (gs *GiftService) committed(err error) error {
+	if err == nil && gs.loseAnswer != nil && gs.loseAnswer() {
+		return fmt.Errorf("acknowledgement lost: %w", context.DeadlineExceeded)
+	}
+	return err
 }
 
 var _ haetae.GiftService = (*GiftService)(nil)
@@ -221,7 +233,7 @@ func (gs *GiftService) writeNewGift(ctx context.Context, rec *giftRecord, asked 
 	ctx, cancel := context.WithTimeout(ctx, commitAttempt)
 	defer cancel()
 	_, err := gs.s.publishAtomic(ctx, msgs)
-	return err
+	return gs.committed(err)
 }
 
 // batchRefused reports whether JetStream refused an atomic batch before storing any of it: too many
@@ -578,7 +590,7 @@ func (gs *GiftService) writeRedemption(ctx context.Context, next *giftRecord, pr
 		createOnly(giftSubject(redeemKey(r.Merchant, r.Key)), ib),
 		expectRev(giftSubject(giftKey(next.Code)), gb, prevRev),
 	})
-	return err
+	return gs.committed(err)
 }
 
 // postRedeemed posts the system message of a redemption into the gift's room, within the messages'

@@ -311,3 +311,42 @@ func TestGifts(t *testing.T) {
 		}
 	})
 }
+
+// TestGiftsLostAnswers: a send or a redemption whose batch committed but whose acknowledgement was lost
+// (a leader dying right after its commit) is found by the next read: the send answers its gift, the
+// redemption its own 200, once, with one message each.
+func TestGiftsLostAnswers(t *testing.T) {
+	ctx := context.Background()
+	st, _ := mustGiftStore(t)
+	var lost atomic.Int32
+	loseNext := func(n int32) { lost.Store(n) }
+	st.Gifts.LoseGiftAnswers(func() bool { return lost.Add(-1) >= 0 })
+
+	loseNext(1)
+	g, created, err := st.Gifts.SendGift(ctx, "alice", haetae.GiftRequest{ClientID: "g1", To: "bob", Product: "Tea"})
+	if err != nil || !created {
+		t.Fatalf("send whose answer was lost: %+v created=%v err=%v", g, created, err)
+	}
+	if list, _ := st.Gifts.Gifts(ctx, "bob", 0); len(list) != 1 || list[0].Code != g.Code {
+		t.Fatalf("gifts after a lost answer: %+v", list)
+	}
+
+	loseNext(1)
+	r, err := st.Gifts.Redeem(ctx, "cafe", g.Code, "k1")
+	if err != nil || r.Redemption.Merchant != "cafe" {
+		t.Fatalf("redemption whose answer was lost: %+v %v", r, err)
+	}
+	again, err := st.Gifts.Redeem(ctx, "cafe", g.Code, "k1")
+	if err != nil || *again != *r {
+		t.Fatalf("repeat: %+v %v, want %+v", again, err, r)
+	}
+	if _, err := st.Gifts.Redeem(ctx, "bakery", g.Code, "k2"); haetae.ErrorCode(err) != haetae.EAlreadyRedeemed {
+		t.Fatalf("another merchant after a lost answer: %v", err)
+	}
+	if n := len(messagesOfKind(t, st, "bob", g.Room, haetae.KindSystem)); n != 1 {
+		t.Fatalf("%d system messages, want 1", n)
+	}
+	if n := len(messagesOfKind(t, st, "bob", g.Room, haetae.KindGift)); n != 1 {
+		t.Fatalf("%d gift messages, want 1", n)
+	}
+}

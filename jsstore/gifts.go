@@ -199,7 +199,7 @@ func (gs *GiftService) SendGift(ctx context.Context, caller string, req haetae.G
 		if prev != nil {
 			return gs.repeatSend(ctx, caller, req, prev) // a concurrent try with the same client_id won
 		}
-		if wrongLastSequence(err) {
+		if wrongLastSequence(err) && !inFlight(err) {
 			// No send record, so the code was taken: 80 random bits make this all but impossible, and a
 			// fresh code settles it.
 			if collisions++; collisions > 3 {
@@ -243,6 +243,13 @@ func (gs *GiftService) writeNewGift(ctx context.Context, rec *giftRecord, asked 
 func batchRefused(err error) bool {
 	e, ok := err.(*apiError)
 	return ok && (e.errCode == 10176 || e.errCode == 10210)
+}
+
+// inFlight reports whether JetStream refused a write because another write to the same subject was still
+// being committed (10164): the record may exist in a moment, so the refusal says nothing yet.
+func inFlight(err error) bool {
+	e, ok := err.(*apiError)
+	return ok && e.errCode == 10164
 }
 
 // createOnly is a message that JetStream stores only if its subject has no message yet.

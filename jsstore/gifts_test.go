@@ -133,6 +133,30 @@ func TestGifts(t *testing.T) {
 		if list, _ := st.Gifts.Gifts(ctx, "bob", 0); len(list) != 1 {
 			t.Fatalf("bob has %d gifts after a repeat, want 1", len(list))
 		}
+		// Concurrent tries of one client_id make one gift.
+		codes := make([]string, 10)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g, _, err := st.Gifts.SendGift(ctx, "alice", haetae.GiftRequest{ClientID: "g2", To: "bob", Product: "Tea"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				codes[i] = g.Code
+			}()
+		}
+		wg.Wait()
+		for _, c := range codes {
+			if c != codes[0] {
+				t.Fatalf("concurrent tries of one client_id made gifts %v", codes)
+			}
+		}
+		if n := len(messagesOfKind(t, st, "alice", g.Room, haetae.KindGift)); n != 2 {
+			t.Fatalf("%d gift messages after two gifts, want 2", n)
+		}
 	})
 
 	t.Run("Redeem", func(t *testing.T) {

@@ -8,6 +8,7 @@ package giftcheck_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func TestRedemptionsSurviveDCLossInContainers(t *testing.T) {
 		name := map[bool]string{false: "Killed", true: "CutOff"}[cut]
 		t.Run(name, func(t *testing.T) {
 			c := dctest.Start(t, dctest.Options{})
-			f := giftcheck.NewFixture(t, c.URLs(), c.AdminToken(), "dc"+name, 12)
+			f := giftcheck.NewFixture(t, c.URLs(), c.AdminToken(), strings.ToLower(name), 12)
 			rep := giftcheck.Drill(t, f, containers{c: c, hc: f.HTTP, cut: cut}, giftcheck.DrillConfig{
 				Gifts:        60,
 				Spread:       30 * time.Second,

@@ -3,6 +3,9 @@
 // The container variant of the fault drill, on internal/dctest (one container per data center, every
 // route through Toxiproxy). It is behind the dctest build tag until internal/dctest is on main; then the
 // tag goes and it runs with the rest (dctest skips it where Docker is missing, and fails it under CI).
+// On 2026-11-29 it passed on a scratch merge of this branch with the drill branch (go test -tags
+// dctest): SIGKILL of the gifts leader's DC, 364 attempts, 64 without an answer and retried elsewhere;
+// the leader's DC cut off, 373 attempts, 73 retried; every gift redeemed once, the history linearizable.
 
 package giftcheck_test
 

@@ -64,7 +64,12 @@ func (s *Server) handleListGifts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleGetGift shows one gift. Looking codes up shares the redemption limit's budget, so that a
+// merchant (who may look up any code) cannot probe codes faster than it may redeem them.
 func (s *Server) handleGetGift(w http.ResponseWriter, r *http.Request) error {
+	if err := s.takeGiftAttempt(w, r); err != nil {
+		return err
+	}
 	g, err := s.Gifts.Gift(r.Context(), caller(r), r.PathValue("code"))
 	if err != nil {
 		return err
@@ -84,14 +89,23 @@ func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if wait, ok := s.redeems.allow(caller(r)); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return haetae.Errorf(haetae.ERateLimited, "too many redemption attempts; retry after %s", wait.Round(1e6))
+	if err := s.takeGiftAttempt(w, r); err != nil {
+		return err
 	}
 	res, err := s.Gifts.Redeem(r.Context(), caller(r), r.PathValue("code"), r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// takeGiftAttempt takes one attempt from the caller's budget of code lookups and redemptions on this
+// node, or answers 429 with Retry-After.
+func (s *Server) takeGiftAttempt(w http.ResponseWriter, r *http.Request) error {
+	if wait, ok := s.redeems.allow(caller(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return haetae.Errorf(haetae.ERateLimited, "too many gift lookups and redemptions; retry after %s", wait.Round(1e6))
+	}
 	return nil
 }

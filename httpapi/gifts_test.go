@@ -227,6 +227,9 @@ func TestGiftRedeemRateLimited(t *testing.T) {
 	if r.Status != 429 || r.ErrorCode() != haetae.ERateLimited || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("past the burst: %d %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
+	if r := testnode.Do(t, "GET", base+"/v1/gifts/"+g.Code, cafe, nil); r.Status != 429 {
+		t.Fatalf("a lookup past the budget: %d %s", r.Status, r.Body)
+	}
 	if r := doKey(t, "POST", url, bakery, "k2", ``); r.Status != 409 {
 		t.Fatalf("another merchant meanwhile: %d %s", r.Status, r.Body)
 	}

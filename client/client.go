@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,10 +49,15 @@ const (
 // Client calls the Haetae API on a list of endpoints. It is safe for concurrent use; the token may be
 // changed while calls are in flight, and each call uses the token current when it starts an attempt.
 type Client struct {
-	endpoints []string // base URLs without a trailing slash
-	hc        *http.Client
-	budget    time.Duration
-	timeout   time.Duration
+	given    []string                 // the endpoints New was given, normalized
+	eps      atomic.Pointer[[]string] // given, then those learned from GET /v1/endpoints
+	discover bool
+	hc       *http.Client
+	budget   time.Duration
+	timeout  time.Duration
+
+	discoverMu   sync.Mutex
+	discoveredAt time.Time
 
 	mu    sync.RWMutex
 	token string
@@ -88,20 +94,31 @@ func WithRetryBudget(d time.Duration) Option {
 	}
 }
 
+// WithDiscovery turns learning the cluster's other endpoints from GET /v1/endpoints on or off (on by
+// default). A node lists the public URLs the cluster's nodes advertise; the client adds them after the
+// endpoints it was given, so a caller who knows one node can still fail over to the others.
+func WithDiscovery(on bool) Option {
+	return func(c *Client) { c.discover = on }
+}
+
 // New returns a client of the nodes at endpoints, base URLs such as "http://127.0.0.1:8080". It fails if
 // there are none or one is not an http or https URL.
 func New(endpoints []string, opts ...Option) (*Client, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("client: no endpoints given")
 	}
-	c := &Client{budget: DefaultRetryBudget, timeout: attemptTimeout}
+	c := &Client{budget: DefaultRetryBudget, timeout: attemptTimeout, discover: true}
 	for _, e := range endpoints {
 		base, err := normalizeEndpoint(e)
 		if err != nil {
 			return nil, err
 		}
-		c.endpoints = append(c.endpoints, base)
+		if !slices.Contains(c.given, base) {
+			c.given = append(c.given, base)
+		}
 	}
+	eps := slices.Clone(c.given)
+	c.eps.Store(&eps)
 	for _, o := range opts {
 		o(c)
 	}
@@ -151,13 +168,62 @@ func (c *Client) Token() string {
 	return c.token
 }
 
-// Endpoints returns the base URLs the client calls, normalized.
+// Endpoints returns the base URLs the client calls, normalized: those it was given, then those it
+// learned.
 func (c *Client) Endpoints() []string {
-	return append([]string(nil), c.endpoints...)
+	return slices.Clone(c.endpoints())
 }
 
+func (c *Client) endpoints() []string { return *c.eps.Load() }
+
 func (c *Client) current() int {
-	return int(c.cur.Load()) % len(c.endpoints)
+	return int(c.cur.Load()) % len(c.endpoints())
+}
+
+const (
+	// rediscoverEvery is how often the client asks a node for the cluster's endpoints again.
+	rediscoverEvery = 5 * time.Minute
+	// maxEndpoints bounds the list, whatever a node answers.
+	maxEndpoints = 32
+)
+
+// maybeDiscover asks the node at base for the cluster's endpoints when that is due: on the first call
+// that reaches a node, then every few minutes. It runs on the calling goroutine, after a call
+// succeeded, with a short time-out; a failure only means the list stays as it is.
+func (c *Client) maybeDiscover(ctx context.Context, base string) {
+	if !c.discover {
+		return
+	}
+	c.discoverMu.Lock()
+	if !c.discoveredAt.IsZero() && time.Since(c.discoveredAt) < rediscoverEvery {
+		c.discoverMu.Unlock()
+		return
+	}
+	c.discoveredAt = time.Now()
+	c.discoverMu.Unlock()
+	var out struct {
+		Endpoints []struct {
+			URL string `json:"url"`
+		} `json:"endpoints"`
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := c.attempt(dctx, base, request{method: http.MethodGet, path: "/v1/endpoints"}, &out); err != nil {
+		return
+	}
+	eps := slices.Clone(c.given)
+	for _, e := range out.Endpoints {
+		u, err := normalizeEndpoint(e.URL)
+		if err != nil || slices.Contains(eps, u) || len(eps) >= maxEndpoints {
+			continue
+		}
+		eps = append(eps, u)
+	}
+	cur := c.endpoints()[c.current()]
+	c.eps.Store(&eps)
+	if i := slices.Index(eps, cur); i >= 0 {
+		c.cur.Store(int64(i))
+	}
 }
 
 // request is one API call, independent of the endpoint it goes to.
@@ -187,15 +253,17 @@ func (r *retryable) Unwrap() error { return r.err }
 // response status and how many attempts were made.
 func (c *Client) do(ctx context.Context, r request, out any) (status, attempts int, err error) {
 	deadline := time.Now().Add(c.budget)
-	n := len(c.endpoints)
+	eps := c.endpoints()
+	n := len(eps)
 	start := c.current()
 	var last *retryable
 	var retryAfter time.Duration // the longest Retry-After of the current round
 	for attempt := 0; ; attempt++ {
 		i := (start + attempt) % n
-		status, err := c.attempt(ctx, c.endpoints[i], r, out)
+		status, err := c.attempt(ctx, eps[i], r, out)
 		if err == nil {
 			c.cur.Store(int64(i))
+			c.maybeDiscover(ctx, eps[i])
 			return status, attempt + 1, nil
 		}
 		if ctx.Err() != nil {
@@ -212,7 +280,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (status, attempts i
 			retryAfter = 0
 		}
 		if attempt+1 >= n && time.Now().Add(wait).After(deadline) {
-			return 0, attempt + 1, giveUp(last, c.endpoints)
+			return 0, attempt + 1, giveUp(last, eps)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return 0, attempt + 1, fmt.Errorf("%s %s: %w", r.method, r.path, err)

@@ -99,7 +99,6 @@ func (s *Subscription) run(ctx context.Context) {
 	defer close(s.events)
 	defer close(s.msgs)
 	defer s.cancel()
-	n := len(s.c.endpoints)
 	i := s.c.current()
 	failures := 0
 	for {
@@ -118,7 +117,7 @@ func (s *Subscription) run(ctx context.Context) {
 			failures = 0
 		}
 		failures++
-		i = (i + 1) % n
+		i = (i + 1) % len(s.c.endpoints())
 		if sleep(ctx, max(backoff(failures), re.retryAfter)) != nil {
 			return
 		}
@@ -149,7 +148,8 @@ type serverFrame struct {
 // connection ends. A *retryable error means another connection may do better; any other error ends the
 // subscription. settled reports whether the connection got far enough to reset the backoff.
 func (s *Subscription) session(ctx context.Context, i int) (settled bool, err error) {
-	base := s.c.endpoints[i]
+	eps := s.c.endpoints()
+	base := eps[i%len(eps)]
 	dctx, cancel := context.WithTimeout(ctx, s.c.timeout)
 	h := http.Header{"User-Agent": {"haetae-go-client"}}
 	if t := s.c.Token(); t != "" {

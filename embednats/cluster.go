@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sort"
 	"sync"
 	"time"
 
@@ -67,10 +68,15 @@ type quorumCache struct {
 const quorumCacheFor = 200 * time.Millisecond
 
 // Quorum says whether this node can take writes now: on a single node, whether JetStream is up; in a
-// cluster, whether it is connected to a majority of the servers and follows a JetStream meta leader.
-// It is a fast local check, so a node cut off from the others refuses writes at once instead of
-// letting each one wait for a time-out. JetStream itself never acknowledges a write a majority has not
-// stored, whatever this says; this is about answering honestly and quickly.
+// cluster, whether it has live routes to a majority of the servers. It is a fast local check, so a node
+// cut off from the others refuses writes at once instead of letting each one wait for a time-out.
+// JetStream itself never acknowledges a write a majority has not stored, whatever this says; this is
+// about answering honestly and quickly.
+//
+// It deliberately does not ask for a JetStream meta leader: after the data center holding the meta
+// leader is lost, the survivors elect a new one within seconds, and writes to streams whose leaders
+// survived need no meta leader at all. Refusing them meanwhile would stall every room, not a third.
+// [Server.Formed] is the stricter check for start-up.
 func (s *Server) Quorum() error {
 	s.qc.mu.Lock()
 	defer s.qc.mu.Unlock()
@@ -96,12 +102,28 @@ func (s *Server) quorum() error {
 	if jsz.Meta == nil {
 		return errors.New("the JetStream cluster has not formed yet")
 	}
+	// The meta group's size counts every server JetStream knows of, reachable or not (the peer list may
+	// name this server itself, so it is no count).
+	size := jsz.Meta.Size
 	reach := s.ReachablePeers() + 1
-	need := jsz.Meta.Size/2 + 1
+	need := size/2 + 1
 	if reach < need {
-		return fmt.Errorf("this node reaches %d of %d servers and needs %d for a majority", reach, jsz.Meta.Size, need)
+		return fmt.Errorf("this node reaches %d of %d servers and needs %d for a majority", reach, size, need)
 	}
-	if jsz.Meta.Leader == "" {
+	return nil
+}
+
+// Formed says whether the cluster has formed around this node: a majority reachable, a JetStream meta
+// leader known and this node current with it. A node waits for this before it provisions or opens its
+// streams at start-up.
+func (s *Server) Formed() error {
+	if err := s.quorum(); err != nil {
+		return err
+	}
+	if !s.Clustered() {
+		return nil
+	}
+	if s.MetaLeader() == "" {
 		return errors.New("no JetStream meta leader is known: an election is under way or a majority is unreachable")
 	}
 	if !s.ns.JetStreamIsCurrent() {
@@ -163,4 +185,31 @@ func (s *Server) MetaLeader() string {
 		return ""
 	}
 	return jsz.Meta.Leader
+}
+
+// ServerNames names every server of the JetStream meta group, this one included, reachable or not,
+// sorted. It is the stable list stream leaders are spread over: a lost server stays in it.
+func (s *Server) ServerNames() []string {
+	if !s.Clustered() {
+		return []string{s.Name()}
+	}
+	jsz, err := s.ns.Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil {
+		return []string{s.Name()}
+	}
+	seen := map[string]bool{s.Name(): true}
+	if jsz.Meta.Leader != "" {
+		seen[jsz.Meta.Leader] = true
+	}
+	for _, r := range jsz.Meta.Replicas {
+		if r != nil && r.Name != "" {
+			seen[r.Name] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

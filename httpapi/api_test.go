@@ -492,7 +492,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 			t.Fatalf("metrics lack %q", want)
 		}
 	}
-	n.API.Drain(context.Background())
+	n.API.DrainLive(context.Background())
 	if r := testnode.Do(t, "GET", n.URL()+"/readyz", "", nil); r.Status != 503 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("readyz while draining: %d %v", r.Status, r.Header)
 	}

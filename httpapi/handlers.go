@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
+	"time"
+
 	"strconv"
 
 	"github.com/haetae/haetae"
@@ -192,6 +195,26 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) error {
 		eps = []haetae.Endpoint{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"endpoints": eps})
+	return nil
+}
+
+// handleDrain evacuates this node ahead of a planned shutdown: stream leaders move to other data
+// centers, /readyz fails, live clients move away. It answers when the hand-off is done.
+func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) error {
+	if s.Drain == nil {
+		return haetae.Errorf(haetae.ENotFound, "this node cannot be drained")
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	moved, err := s.Drain(ctx)
+	if err != nil {
+		return &haetae.Error{Code: haetae.EUnavailable, Op: "drain", Message: "the hand-off of stream leaders did not finish; retry", Err: err}
+	}
+	if moved == nil {
+		moved = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"handed_off": moved, "took_ms": time.Since(start).Milliseconds()})
 	return nil
 }
 

@@ -328,11 +328,11 @@ func (s *Server) isDraining() bool {
 	return s.draining
 }
 
-// Drain marks the node as going away: /readyz fails, new WebSockets are refused, and open ones are
+// DrainLive marks the node as going away: /readyz fails, new WebSockets are refused, and open ones are
 // closed with 1001 "going away" so their clients resume from their cursors on another node. It returns
 // when every close handshake is over or ctx is done. http.Server's Shutdown cannot do this itself
 // because upgraded connections are hijacked.
-func (s *Server) Drain(ctx context.Context) {
+func (s *Server) DrainLive(ctx context.Context) {
 	s.once.Do(s.init)
 	s.liveMu.Lock()
 	s.draining = true

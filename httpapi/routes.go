@@ -30,6 +30,9 @@ func (s *Server) routes() {
 	s.handle("/v1/endpoints", map[string]method{
 		http.MethodGet: {name: "endpoints", h: s.handleEndpoints},
 	})
+	s.handle("/v1/admin/drain", map[string]method{
+		http.MethodPost: {admin: true, name: "admin_drain", h: s.handleDrain},
+	})
 	s.handle("/healthz", map[string]method{
 		http.MethodGet: {name: "healthz", h: s.handleHealthz},
 	})

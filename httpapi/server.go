@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,11 @@ type Server struct {
 	MaxLiveConns int
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
+	// AdminToken is the operator's credential for the admin endpoints; empty disables them.
+	AdminToken string
+	// Drain, when set, evacuates the node for POST /v1/admin/drain and returns the streams whose
+	// leadership it handed off.
+	Drain func(ctx context.Context) ([]string, error)
 
 	metrics *metrics
 	logins  *loginLimiter
@@ -119,6 +125,7 @@ const anyMethod = "*"
 // its handler.
 type method struct {
 	auth  bool
+	admin bool   // needs the admin token
 	write bool   // needs a majority of the cluster: refused at once with no_quorum without one
 	name  string // metric label
 	h     handlerFunc
@@ -180,6 +187,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m method) error {
 			return err
 		}
 	}
+	if m.admin {
+		if err := s.checkAdmin(r); err != nil {
+			return err
+		}
+	}
 	if m.auth {
 		name, err := s.Users.Authenticate(r.Context(), bearer(r))
 		if err != nil {
@@ -207,6 +219,18 @@ func (s *Server) quorum() error {
 	}
 	if err := s.Ready(); err != nil {
 		return &haetae.Error{Code: haetae.ENoQuorum, Op: "quorum", Message: "this node cannot reach a majority of the data centers (" + err.Error() + "); retry on another node", Err: err}
+	}
+	return nil
+}
+
+// checkAdmin accepts only the admin token, compared in constant time.
+func (s *Server) checkAdmin(r *http.Request) error {
+	t := bearer(r)
+	if t == "" {
+		return haetae.Errorf(haetae.EUnauthorized, "the admin token is required")
+	}
+	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(t), []byte(s.AdminToken)) != 1 {
+		return haetae.Errorf(haetae.EForbidden, "this needs the admin token")
 	}
 	return nil
 }

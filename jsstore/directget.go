@@ -17,6 +17,8 @@ type storedMsg struct {
 	Time    time.Time
 	Data    []byte
 	Header  nats.Header
+	// rawHeader is the header as the JetStream API's JSON answer carries it (leader gets only).
+	rawHeader []byte
 	// Pending is how many messages matching the request's filter follow this one (batch gets only).
 	Pending uint64
 }

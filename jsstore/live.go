@@ -35,6 +35,9 @@ type tail struct {
 	stream string
 	mu     sync.Mutex // held while dispatching, and while a subscription reads pos to register
 	pos    uint64
+	// target is the highest seq a writer said is committed. The replica a read reaches may not have
+	// applied it yet; while pos < target the tail asks again soon instead of waiting for the next tick.
+	target uint64
 	subs   int // subscriptions to rooms of this shard on this node
 	wake   chan struct{}
 }
@@ -44,6 +47,7 @@ type tail struct {
 // starts later catches up from the stream itself. This keeps an idle hub from reading every message.
 func (t *tail) tick(seq uint64) {
 	t.mu.Lock()
+	t.target = max(t.target, seq)
 	if t.subs == 0 {
 		t.pos = max(t.pos, seq)
 		t.mu.Unlock()
@@ -138,6 +142,7 @@ func (h *Hub) follow(t *tail) {
 				continue
 			}
 		}
+		lagWait := 5 * time.Millisecond
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), h.s.cfg.RequestTimeout)
 			t.mu.Lock()
@@ -151,10 +156,24 @@ func (h *Hub) follow(t *tail) {
 			}
 			if len(raw) > 0 {
 				h.dispatch(t, raw)
+				if pending > 0 {
+					continue
+				}
 			}
-			if len(raw) == 0 || pending == 0 {
+			t.mu.Lock()
+			behind := t.pos < t.target
+			t.mu.Unlock()
+			if !behind {
 				break
 			}
+			// The replica that answered has not applied everything a writer saw committed: ask again
+			// soon (another replica may answer), backing off while it stays behind.
+			select {
+			case <-h.quit:
+				return
+			case <-time.After(lagWait):
+			}
+			lagWait = min(2*lagWait, 500*time.Millisecond)
 		}
 	}
 }
@@ -278,7 +297,17 @@ func (sub *Subscription) run(ctx context.Context, rec *roomRecord, after, pos ui
 			return
 		}
 		if len(msgs) == 0 {
-			break
+			// The replica that answered has nothing more up to pos. A lagging replica would leave a
+			// gap between the catch-up and the live feed, so the leader must agree.
+			m, err := sub.h.s.Messages.nextFromLeader(ctx, rec, last+1, pos)
+			if err != nil {
+				sub.end(err)
+				return
+			}
+			if m == nil {
+				break
+			}
+			msgs = []*haetae.Message{m}
 		}
 		for _, m := range msgs {
 			if !send(haetae.Delivery{Message: m}) {

@@ -54,6 +54,9 @@ type pendingSend struct {
 	seq uint64
 	dup bool // JetStream already had msgID: seq is the original's
 	err error
+	// retried is set when an earlier attempt of this batcher had an unknown outcome (no answer in
+	// time), so a duplicate answer is most likely that attempt's own commit.
+	retried bool
 }
 
 // MessageService implements [haetae.MessageService]. Sends are group-committed: a batcher per shard
@@ -157,7 +160,9 @@ func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, client
 		return nil, false, p.err
 	}
 	if p.dup {
-		return m.repeat(ctx, rec, msg, p.seq)
+		orig, _, err := m.repeat(ctx, rec, msg, p.seq)
+		// A duplicate of our own unanswered attempt is this request's message, created by it.
+		return orig, p.retried && err == nil, err
 	}
 	msg.Seq = p.seq
 	return msg, true, nil
@@ -183,7 +188,15 @@ func (m *MessageService) repeat(ctx context.Context, rec *roomRecord, msg *haeta
 		return nil, false, storeErr("read original message", err)
 	}
 	if len(msgs) != 1 || msgs[0].Seq != seq {
-		return nil, false, storeErr("read original message", fmt.Errorf("message %d of %s is gone", seq, rec.ID))
+		// The replica that answered has not applied the original yet; the leader has.
+		lm, err := m.s.leaderGet(ctx, roomStream(rec), directGetReq{Seq: seq})
+		if err != nil {
+			return nil, false, storeErr("read original message", err)
+		}
+		if lm == nil {
+			return nil, false, storeErr("read original message", fmt.Errorf("message %d of %s is gone", seq, rec.ID))
+		}
+		msgs = []storedMsg{*lm}
 	}
 	orig, err := decodeMessage(msgs[0])
 	if err != nil {
@@ -265,12 +278,50 @@ func (m *MessageService) finish(batch []*pendingSend, err error) {
 // small batches are published message by message, pipelined, and only larger ones share one commit.
 const atomicMin = 16
 
-// commit stores a batch: small ones as pipelined plain publishes, larger ones as one atomic batch. An
-// atomic batch fails as a whole if any id in it was stored before (a retry of an acknowledged send); then
-// each message is published on its own, where JetStream answers a repeat with the original's sequence.
+// commitAttempt bounds one attempt to commit a batch. A healthy commit takes milliseconds, even R3 across
+// data centers; an attempt that gets no answer this long was most likely sent to a stream leader that
+// died, and is sent again (to the newly elected one) under the same message ids, which makes it safe.
+const commitAttempt = 2 * time.Second
+
+// commit stores a batch, retrying what got no answer until the request timeout. After a stream leader
+// is lost, JetStream elects a new one within about 4–9 s (docs/reliability.md); retrying here, with the
+// same Nats-Msg-Id, lets a send ride out the election instead of failing and being retried by the client.
 func (m *MessageService) commit(stream string, batch []*pendingSend) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.s.cfg.RequestTimeout)
 	defer cancel()
+	todo := batch
+	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, commitAttempt)
+		m.commitOnce(actx, stream, todo)
+		acancel()
+		var again []*pendingSend
+		for _, p := range todo {
+			if p.err != nil && transient(p.err) && ctx.Err() == nil {
+				p.err, p.retried = nil, true
+				again = append(again, p)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		todo = again
+		if attempt == 0 {
+			m.s.cfg.Logger.Warn("commit got no answer; retrying under the same message ids", "stream", stream, "messages", len(todo))
+		}
+		if err := sleepCtx(ctx, retryWait(attempt)); err != nil {
+			for _, p := range todo {
+				p.err = storeErr("commit", err)
+			}
+			return
+		}
+	}
+}
+
+// commitOnce makes one attempt at a batch: small ones as pipelined plain publishes, larger ones as one
+// atomic batch. An atomic batch fails as a whole if any id in it was stored before (a retry of an
+// acknowledged send); then each message is published on its own, where JetStream answers a repeat with
+// the original's sequence.
+func (m *MessageService) commitOnce(ctx context.Context, stream string, batch []*pendingSend) {
 	if len(batch) >= atomicMin {
 		err := m.commitAtomic(ctx, batch)
 		if err == nil {
@@ -407,6 +458,33 @@ func (m *MessageService) read(ctx context.Context, rec *roomRecord, start, upTo 
 		}
 	}
 	return out, nil
+}
+
+// nextFromLeader returns the room's first message with from <= seq <= upTo as the stream's leader has it,
+// or nil when there is none. With one replica, the replica is the leader and the answer is nil: the
+// caller asks only after a replica read found nothing. While no leader can answer (an election), it
+// keeps asking, with backoff, for as long as ctx and the request timeout allow.
+func (m *MessageService) nextFromLeader(ctx context.Context, rec *roomRecord, from, upTo uint64) (*haetae.Message, error) {
+	if m.s.cfg.Replicas == 1 {
+		return nil, nil
+	}
+	ctx, cancel := m.s.timeout(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		lm, err := m.s.leaderGet(ctx, roomStream(rec), directGetReq{Seq: from, NextFor: roomSubject(rec)})
+		if err == nil {
+			if lm == nil || lm.Seq > upTo {
+				return nil, nil
+			}
+			return decodeMessage(*lm)
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return nil, storeErr("read from the leader", err)
+		}
+		if err := sleepCtx(ctx, retryWait(attempt)); err != nil {
+			return nil, storeErr("read from the leader", err)
+		}
+	}
 }
 
 // countFrom counts a room's messages with seq >= from, as JetStream's filtered num-pending.

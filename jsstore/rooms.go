@@ -148,7 +148,7 @@ func (rs *RoomService) writeRoom(ctx context.Context, rec *roomRecord, prevRev u
 
 // repeatCreate answers a room creation whose idempotency key made a room before.
 func (rs *RoomService) repeatCreate(ctx context.Context, caller string, want *roomRecord) (*haetae.Room, bool, error) {
-	got, err := rs.load(ctx, want.ID)
+	got, err := rs.load(ctx, want.ID, true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -167,28 +167,42 @@ func (r *roomRecord) view(last, unread uint64) *haetae.Room {
 	return &haetae.Room{ID: r.ID, Title: r.Title, Members: slices.Clone(r.Members), LastSeq: last, Unread: unread}
 }
 
-// load reads a room from the bucket, bypassing the cache.
-func (rs *RoomService) load(ctx context.Context, id string) (*roomRecord, error) {
+// load reads a room from the bucket, bypassing the cache. A room that a replica does not have is looked
+// for on the leader before it is called absent (see [Store.kvGet]); with fromLeader, the leader is asked
+// first, for a read that must see every member added so far.
+func (rs *RoomService) load(ctx context.Context, id string, fromLeader bool) (*roomRecord, error) {
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
-	e, err := rs.s.rooms.Get(ctx, roomKey(id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
+	var e *storedMsg
+	var err error
+	if fromLeader && rs.s.cfg.Replicas > 1 {
+		e, err = rs.s.leaderGet(ctx, "KV_"+roomsBucket, directGetReq{LastFor: "$KV." + roomsBucket + "." + roomKey(id)})
+		if err != nil {
+			// No leader to ask now (an election): the replica's record is the best there is.
+			rs.s.cfg.Logger.Debug("leader read of a room failed; reading a replica", "room", id, "err", err)
+			e, err = rs.s.kvGet(ctx, roomsBucket, roomKey(id))
+		}
+	} else {
+		e, err = rs.s.kvGet(ctx, roomsBucket, roomKey(id))
 	}
 	if err != nil {
 		return nil, storeErr("get room", err)
 	}
+	if e == nil || kvDeleted(*e) {
+		return nil, nil
+	}
 	var rec roomRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(e.Data, &rec); err != nil {
 		return nil, storeErr("decode room", err)
 	}
-	rec.rev = e.Revision()
+	rec.rev = e.Seq
 	rs.cache.put(&rec)
 	return &rec, nil
 }
 
 // member returns the room if caller is one of its members, else not_found. This is the one gate every
-// room route passes through.
+// room route passes through. A "not a member" is confirmed on the leader: a member added a moment ago
+// through another node may not be on this node's replica yet.
 func (rs *RoomService) member(ctx context.Context, caller, id string) (*roomRecord, error) {
 	if err := haetae.ValidRoomID(id); err != nil {
 		return nil, err
@@ -196,9 +210,14 @@ func (rs *RoomService) member(ctx context.Context, caller, id string) (*roomReco
 	if rec := rs.cache.get(id); rec != nil && rec.hasMember(caller) {
 		return rec, nil
 	}
-	rec, err := rs.load(ctx, id)
+	rec, err := rs.load(ctx, id, false)
 	if err != nil {
 		return nil, err
+	}
+	if rec != nil && !rec.hasMember(caller) && rs.s.cfg.Replicas > 1 {
+		if rec, err = rs.load(ctx, id, true); err != nil {
+			return nil, err
+		}
 	}
 	if rec == nil || !rec.hasMember(caller) {
 		return nil, notFoundRoom()
@@ -227,7 +246,8 @@ func (rs *RoomService) AddMember(ctx context.Context, caller, id, name string) (
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		rec, err := rs.load(ctx, id)
+		// The revision must be the latest for the compare-and-set to pass: read it from the leader.
+		rec, err := rs.load(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}
@@ -334,7 +354,7 @@ func (rs *RoomService) counts(ctx context.Context, caller string, rec *roomRecor
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	read, _, err := rs.readPos(ctx, caller, rec.ID)
+	read, _, err := rs.readPos(ctx, caller, rec.ID, false)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -362,16 +382,24 @@ func (rs *RoomService) lastSeq(ctx context.Context, rec *roomRecord) (uint64, ti
 	return msgs[0].Seq, msgs[0].Time, nil
 }
 
-func (rs *RoomService) readPos(ctx context.Context, caller, id string) (uint64, uint64, error) {
-	e, err := rs.s.rooms.Get(ctx, readKey(caller, id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, 0, nil
+// readPos returns the caller's read position in a room and its revision (0, 0 when none). With
+// fromLeader it is read from the bucket's leader, for a compare-and-set that lost to a stale revision.
+func (rs *RoomService) readPos(ctx context.Context, caller, id string, fromLeader bool) (uint64, uint64, error) {
+	var e *storedMsg
+	var err error
+	if fromLeader && rs.s.cfg.Replicas > 1 {
+		e, err = rs.s.leaderGet(ctx, "KV_"+roomsBucket, directGetReq{LastFor: "$KV." + roomsBucket + "." + readKey(caller, id)})
+	} else {
+		e, err = rs.s.kvGet(ctx, roomsBucket, readKey(caller, id))
 	}
 	if err != nil {
 		return 0, 0, storeErr("get read position", err)
 	}
-	n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
-	return n, e.Revision(), nil
+	if e == nil || kvDeleted(*e) {
+		return 0, 0, nil
+	}
+	n, _ := strconv.ParseUint(string(e.Data), 10, 64)
+	return n, e.Seq, nil
 }
 
 // MarkRead implements [haetae.RoomService].
@@ -383,7 +411,7 @@ func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint
 	ctx, cancel := rs.s.timeout(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		cur, rev, err := rs.readPos(ctx, caller, id)
+		cur, rev, err := rs.readPos(ctx, caller, id, attempt > 0)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -148,7 +149,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	// An async publish whose acknowledgement never comes (its leader died) must end, or its slot in the
+	// client's window of pending acknowledgements is never given back.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(commitAttempt))
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +287,7 @@ func storeErr(op string, err error) error {
 	if errors.As(err, &he) {
 		return err
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+	if transient(err) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrNoHeartbeat) {
 		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "the message store did not answer in time; retry", Err: err}
 	}
 	if outOfResources(err) {
@@ -296,6 +297,42 @@ func storeErr(op string, err error) error {
 		return &haetae.Error{Code: haetae.EUnavailable, Op: op, Message: "request canceled", Err: err}
 	}
 	return &haetae.Error{Code: haetae.EInternal, Op: op, Err: err}
+}
+
+// transient reports whether a failed write may succeed if simply sent again: it got no answer in time, or
+// nobody answered because the stream has no leader at the moment (an election after a node was lost).
+// Only writes carrying a message id or an expected revision may be sent again on this ground.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+		return true
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.errCode == 10008 // JetStream cluster not available: no leader yet
+	}
+	var je *jetstream.APIError
+	return errors.As(err, &je) && je.ErrorCode == 10008
+}
+
+// retryWait is the pause before sending a transiently failed write again: short at first, since an
+// election takes seconds and every retry is cheap, and never long, so the write lands soon after a new
+// leader is elected.
+func retryWait(attempt int) time.Duration {
+	d := min(50*time.Millisecond<<min(attempt, 8), 250*time.Millisecond)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Streams names every stream the store keeps, the KV buckets' included: the units JetStream replicates,

@@ -94,15 +94,15 @@ func (u *UserService) user(ctx context.Context, name string) (*userRecord, error
 	}
 	ctx, cancel := u.s.timeout(ctx)
 	defer cancel()
-	e, err := u.s.users.Get(ctx, "u."+subjectToken(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
+	e, err := u.s.kvGet(ctx, usersBucket, "u."+subjectToken(name))
 	if err != nil {
 		return nil, storeErr("get user", err)
 	}
+	if e == nil {
+		return nil, nil
+	}
 	var rec userRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+	if err := json.Unmarshal(e.Data, &rec); err != nil {
 		return nil, storeErr("decode user", err)
 	}
 	return &rec, nil
@@ -170,15 +170,17 @@ func (u *UserService) Authenticate(ctx context.Context, token string) (string, e
 	}
 	ctx, cancel := u.s.timeout(ctx)
 	defer cancel()
-	e, err := u.s.sessions.Get(ctx, "t."+key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", haetae.Errorf(haetae.EUnauthorized, "the token is unknown or expired; log in again")
-	}
+	// A token issued a moment ago by another node may not be on this node's replica yet: kvGet asks
+	// the leader before calling it unknown.
+	e, err := u.s.kvGet(ctx, sessionsBucket, "t."+key)
 	if err != nil {
 		return "", storeErr("get session", err)
 	}
+	if e == nil {
+		return "", haetae.Errorf(haetae.EUnauthorized, "the token is unknown or expired; log in again")
+	}
 	var sess sessionRecord
-	if err := json.Unmarshal(e.Value(), &sess); err != nil {
+	if err := json.Unmarshal(e.Data, &sess); err != nil {
 		return "", storeErr("decode session", err)
 	}
 	if !now.Before(sess.ExpiresAt) {

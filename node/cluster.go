@@ -108,7 +108,7 @@ func clusterStore(cfg *jsstore.Config) {
 func (n *Node) waitQuorum(ctx context.Context, deadline time.Time) error {
 	lastSaid := time.Now()
 	for {
-		err := n.NATS.Quorum()
+		err := n.NATS.Formed()
 		if err == nil {
 			return nil
 		}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,10 +84,11 @@ type Node struct {
 	Registry       *prometheus.Registry
 	AdminTokenPath string
 
-	nc    *nats.Conn
-	lock  *os.File
-	dir   *directory
-	stale *staleness
+	nc      *nats.Conn
+	lock    *os.File
+	dir     *directory
+	stale   *staleness
+	leaders *leaders
 
 	closeOnce sync.Once
 	closeErr  error
@@ -180,6 +182,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Ready:        n.NATS.Quorum,
 		MaxLiveConns: cfg.MaxLiveConns,
 		Registry:     n.Registry,
+		AdminToken:   cfg.AdminToken,
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -187,7 +190,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	self := haetae.Endpoint{URL: cfg.AdvertiseURL, DC: dc, Node: nodeName}
 	if self.URL == "" {
-		self.URL = n.scheme() + "://" + n.ln.Addr().String()
+		self.URL = n.scheme() + "://" + advertiseAddr(n.ln.Addr().(*net.TCPAddr))
 	}
 	if n.dir, err = startDirectory(n.nc, self, n.NATS.Quorum); err != nil {
 		return err
@@ -196,7 +199,18 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if cfg.Cluster != nil {
 		n.stale = startStaleness(n.Store.Streams, n.NATS.IsStreamLeader, n.NATS.IsStreamCurrent, n.NATS.Quorum)
 		n.API.Staleness = n.stale.bound
+		n.leaders = startLeaders(&leaders{
+			nc:       n.nc,
+			self:     n.NATS.Name(),
+			names:    n.NATS.ServerNames,
+			streams:  n.Store.Streams,
+			isLeader: n.NATS.IsStreamLeader,
+			current:  n.NATS.IsStreamCurrent,
+			quorum:   n.NATS.Quorum,
+			logf:     cfg.Logger.Info,
+		})
 	}
+	n.API.Drain = n.Drain
 	n.HTTP = &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -256,11 +270,40 @@ func (n *Node) Close(ctx context.Context) error {
 	return n.closeErr
 }
 
-func (n *Node) close(ctx context.Context) error {
-	var errs []error
+// Drain evacuates the node without stopping it: every stream leader it holds is handed to another data
+// center (a planned hand-off stalls writes for milliseconds, a lost leader for seconds), /readyz fails so
+// load balancers look elsewhere, and live WebSockets are told to resume on another node. Requests keep
+// being served: writes reach the new leaders through JetStream. It returns the streams handed off.
+// SIGTERM drains before it stops; `haetae drain` drains a node ahead of a planned shutdown.
+func (n *Node) Drain(ctx context.Context) ([]string, error) {
+	var moved []string
+	var err error
+	if n.leaders != nil {
+		moved, err = n.leaders.handOff(ctx)
+	}
 	if n.API != nil {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		n.API.Drain(dctx)
+		n.API.DrainLive(dctx)
+		cancel()
+	}
+	return moved, err
+}
+
+func (n *Node) close(ctx context.Context) error {
+	var errs []error
+	if n.leaders != nil {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		moved, err := n.leaders.handOff(hctx)
+		cancel()
+		n.Config.Logger.Info("handed off stream leaders", "streams", moved)
+		if err != nil {
+			n.Config.Logger.Warn("stream leader hand-off incomplete; JetStream steps down the rest as it stops", "err", err)
+		}
+		n.leaders.close()
+	}
+	if n.API != nil {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n.API.DrainLive(dctx)
 		cancel()
 	}
 	if n.HTTP != nil && n.started {
@@ -311,4 +354,16 @@ func adminToken(dir string) (string, string, error) {
 		return "", "", fmt.Errorf("write admin token: %w", err)
 	}
 	return t, path, nil
+}
+
+// advertiseAddr is the address other nodes list for this one when no --advertise-url says otherwise: the
+// listening address, or, when that is every interface (0.0.0.0, ::), the host's name, which is at least
+// resolvable on the hosts' own network (a Docker network, a LAN).
+func advertiseAddr(a *net.TCPAddr) string {
+	if a.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			return net.JoinHostPort(h, strconv.Itoa(a.Port))
+		}
+	}
+	return a.String()
 }

@@ -87,5 +87,6 @@ func commands(env *Env) []*ffcli.Command {
 		historyCommand(env),
 		tailCommand(env),
 		benchCommand(env),
+		drainCommand(env),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +92,10 @@ func runHTTP(ctx context.Context, cfg Config, servers []string, progress io.Writ
 	setup := startMeter(progress, nUsers+cfg.Rooms, "setup: users, rooms")
 	err := parallel(ctx, nUsers, setupWorkers, func(ctx context.Context, i int) error {
 		names[i] = fmt.Sprintf("bench-%s-%d", r.id, i)
-		c, err := client.New(servers, client.WithHTTPClient(hc))
+		// Client i starts at server i mod n, so a run against a cluster spreads its load over every
+		// node; the others remain its failover endpoints.
+		rotated := append(slices.Clone(servers[i%len(servers):]), servers[:i%len(servers)]...)
+		c, err := client.New(rotated, client.WithHTTPClient(hc), client.WithDiscovery(false))
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -31,6 +32,9 @@ type refKind struct {
 	name     string
 	describe string
 	lazy     bool
+	// replicas is 1 (one embedded server) or 3 (three embedded servers clustered over loopback routes,
+	// each tagged as its own data center, the stream placed one replica per server).
+	replicas int
 	publish  func(ctx context.Context, p *refPublisher) error
 }
 
@@ -40,6 +44,8 @@ var refs = []refKind{
 	{name: "JetStream: async, 4096 in flight", describe: "PublishAsync with a window of 4096 pending acks", publish: publishAsync},
 	{name: "JetStream: atomic batches of 100", describe: "4 publishers, each committing atomic batches of 100 (Nats-Batch-* headers)", publish: publishBatches},
 	{name: "JetStream: async, 4096 in flight", describe: "PublishAsync with a window of 4096, server fsyncs lazily (every 2 min)", lazy: true, publish: publishAsync},
+	{name: "JetStream R3: async, 4096 in flight", describe: "three clustered servers, R3 stream: PublishAsync with a window of 4096 (fsync always)", replicas: 3, publish: publishAsync},
+	{name: "JetStream R3: atomic batches of 100", describe: "three clustered servers, R3 stream: 4 publishers of atomic batches of 100 (fsync always)", replicas: 3, publish: publishBatches},
 }
 
 // refPublisher is what a reference publishes with, and how far it may go.
@@ -70,12 +76,14 @@ func runRef(ctx context.Context, cfg Config, k refKind, progress io.Writer) RefR
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	ns, err := embednats.Start(embednats.Config{DataDir: dir, ServerName: "bench-ref", LazySync: k.lazy, MaxBatchSize: refBatchSize})
+	servers, err := startRefServers(dir, k)
+	for _, ns := range servers {
+		defer ns.Shutdown()
+	}
 	if err != nil {
 		return fail(err)
 	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect("bench-ref")
+	nc, err := servers[0].Connect("bench-ref")
 	if err != nil {
 		return fail(err)
 	}
@@ -84,17 +92,30 @@ func runRef(ctx context.Context, cfg Config, k refKind, progress io.Writer) RefR
 	if err != nil {
 		return fail(err)
 	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:               refStream,
-		Subjects:           []string{refSubject},
-		Storage:            jetstream.FileStorage,
-		Replicas:           1,
-		AllowAtomicPublish: true,
-	})
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(sctx, 2*time.Second)
+		_, err = js.CreateStream(actx, jetstream.StreamConfig{
+			Name:               refStream,
+			Subjects:           []string{refSubject},
+			Storage:            jetstream.FileStorage,
+			Replicas:           max(k.replicas, 1),
+			AllowAtomicPublish: true,
+		})
+		acancel()
+		if err == nil || sctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // a cluster answers only once its meta leader is elected
+	}
 	if err != nil {
 		return fail(fmt.Errorf("create stream: %w", err))
 	}
 	fsync := "fsync " + res.Fsync
+	if k.replicas > 1 {
+		fsync = "R3, fsync always"
+	}
 	p := &refPublisher{
 		nc:    nc,
 		data:  []byte(filler(cfg.TextBytes)),
@@ -114,6 +135,66 @@ func runRef(ctx context.Context, cfg Config, k refKind, progress io.Writer) RefR
 		res.Error = err.Error()
 	}
 	return res
+}
+
+// startRefServers starts the embedded servers of a reference: one, or three clustered over loopback
+// routes, each tagged with a data center of its own, as a Haetae cluster is.
+func startRefServers(dir string, k refKind) ([]*embednats.Server, error) {
+	if k.replicas <= 1 {
+		ns, err := embednats.Start(embednats.Config{DataDir: dir, ServerName: "bench-ref", LazySync: k.lazy, MaxBatchSize: refBatchSize})
+		if err != nil {
+			return nil, err
+		}
+		return []*embednats.Server{ns}, nil
+	}
+	routes := make([]string, k.replicas)
+	for i := range routes {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		routes[i] = addr
+	}
+	secret := nuid.Next() + nuid.Next() // one per run, the same on every server
+	servers := make([]*embednats.Server, k.replicas)
+	errs := make([]error, k.replicas)
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dc := fmt.Sprintf("ref%d", i+1)
+			servers[i], errs[i] = embednats.Start(embednats.Config{
+				DataDir:      fmt.Sprintf("%s/%s", dir, dc),
+				ServerName:   dc,
+				LazySync:     k.lazy,
+				MaxBatchSize: refBatchSize,
+				StartTimeout: time.Minute,
+				Cluster: &embednats.Cluster{
+					Name: "bench-ref", DC: dc, Listen: routes[i], Peers: routes,
+					User: "bench", Secret: secret,
+				},
+			})
+		}()
+	}
+	wg.Wait()
+	var live []*embednats.Server
+	for _, s := range servers {
+		if s != nil {
+			live = append(live, s)
+		}
+	}
+	return live, errors.Join(errs...)
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 func publishSync(ctx context.Context, p *refPublisher) error {

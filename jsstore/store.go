@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,6 +132,9 @@ type Store struct {
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
+
+	// streams lists, in the order Open made them, every stream the store keeps (buckets' included).
+	streams []string
 }
 
 const (
@@ -197,6 +201,7 @@ func (s *Store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 		if err != nil {
 			return nil, fmt.Errorf("open bucket %s: %w", cfg.Bucket, err)
 		}
+		s.streams = append(s.streams, "KV_"+cfg.Bucket)
 		return kv, nil
 	}
 	cfg.Replicas = s.cfg.Replicas
@@ -205,6 +210,7 @@ func (s *Store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetst
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
 	}
+	s.streams = append(s.streams, "KV_"+cfg.Bucket)
 	return kv, nil
 }
 
@@ -226,11 +232,10 @@ func (s *Store) messageStream(ctx context.Context, shard int) error {
 		if _, err := s.js.Stream(ctx, cfg.Name); err != nil {
 			return fmt.Errorf("open stream %s: %w", cfg.Name, err)
 		}
-		return nil
-	}
-	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+	} else if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}
+	s.streams = append(s.streams, cfg.Name)
 	return nil
 }
 
@@ -335,12 +340,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Streams names every stream the store keeps, the KV buckets' included: the units JetStream replicates,
-// places and elects leaders for.
-func (s *Store) Streams() []string {
-	out := []string{"KV_" + usersBucket, "KV_" + sessionsBucket, "KV_" + roomsBucket}
-	for i := 0; i < s.cfg.Shards; i++ {
-		out = append(out, fmt.Sprintf(msgStreamFmt, i))
-	}
-	return out
-}
+// Streams names every stream the store keeps, the KV buckets' included, in the order Open made them:
+// the units JetStream replicates, places and elects leaders for. The order is the same on every node,
+// which is what spreading leaders by position needs; a new bucket is made after the older ones.
+func (s *Store) Streams() []string { return slices.Clone(s.streams) }

@@ -4,7 +4,7 @@
 // repository's Dockerfile and a Toxiproxy image from its own small module (./toxiproxy), and wires the
 // nodes so that every byte between two DCs passes through Toxiproxy:
 //
-//	host (test) ──127.0.0.1:port──▶ dcN  [network <run>-dcN: dcN alone]
+//	host (test) ──127.0.0.1:port──▶ dcN  [network <run>-dcN: dcN alone; API, and NATS for inspection]
 //	dcI ──toxiproxy:70IJ──▶ Toxiproxy ──dcJ:6222──▶ dcJ   [network <run>-wan: the nodes and Toxiproxy]
 //
 // Drills for messages, gift coupons or incidents all start here: [Start], then [Cluster.Kill],
@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,11 +241,14 @@ func (c *Cluster) Logs(i int) string {
 }
 
 func (c *Cluster) logs(container string) string {
-	out, err := docker(context.Background(), "logs", "--timestamps", "--tail", strconv.Itoa(c.opts.LogLines), container)
+	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
+	defer cancel()
+	// The container's stderr comes on docker's stderr: read both, interleaved as they come.
+	out, err := exec.CommandContext(ctx, "docker", "logs", "--timestamps", "--tail", strconv.Itoa(c.opts.LogLines), container).CombinedOutput()
 	if err != nil {
-		return fmt.Sprintf("(docker logs %s: %v)", container, err)
+		return fmt.Sprintf("(docker logs %s: %v)\n%s", container, err, out)
 	}
-	return out
+	return string(out)
 }
 
 func (c *Cluster) running(n *node) bool {
@@ -285,6 +289,7 @@ func (c *Cluster) startNode(i int) *node {
 		"HAETAE_PEERS":          strings.Join(peers, ","),
 		"HAETAE_CLUSTER_SECRET": c.opts.Secret,
 		"HAETAE_ADMIN_TOKEN":    c.opts.AdminToken,
+		"HAETAE_NATS_LISTEN":    fmt.Sprintf("0.0.0.0:%d", natsPort),
 	}
 	for k, v := range c.opts.Env {
 		env[k] = v
@@ -294,6 +299,7 @@ func (c *Cluster) startNode(i int) *node {
 		env["HAETAE_ADVERTISE_URL"] = fmt.Sprintf("http://127.0.0.1:%d", n.port)
 		args := c.create([]string{"create"}, "--name", n.container, "--hostname", n.dc,
 			"--network", n.network, "--publish", fmt.Sprintf("127.0.0.1:%d:8080", n.port),
+			"--publish", fmt.Sprintf("127.0.0.1::%d", natsPort),
 			"--volume", n.volume+":/data")
 		for _, k := range sortedKeys(env) {
 			args = append(args, "--env", k+"="+env[k])

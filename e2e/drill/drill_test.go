@@ -73,7 +73,7 @@ func TestKillOneDC(t *testing.T) {
 	fmt.Fprintf(&b, "kill drill, %d runs, %d rooms, %d writers (one per DC, failover to the others), a send per room every %s:\n", runs, drillRooms, c.DCs(), pace)
 	fmt.Fprintf(&b, "%-4s %-6s %-30s %6s %8s %10s %10s %10s  %s\n", "run", "killed", "message streams it led", "acks", "retried",
 		"RTO max", "led rooms", "others", "rooms without a stall (>1 s)")
-	var perRun, perRoom []time.Duration
+	var perRun, perRoom, ledAll, othersAll []time.Duration
 	for _, row := range rows {
 		var all, ledRooms, others []time.Duration
 		calm := 0
@@ -89,6 +89,7 @@ func TestKillOneDC(t *testing.T) {
 				calm++
 			}
 		}
+		ledAll, othersAll = append(ledAll, ledRooms...), append(othersAll, others...)
 		all, ledRooms, others = sortedDurations(all), sortedDurations(ledRooms), sortedDurations(others)
 		fmt.Fprintf(&b, "%-4s %-6s %-30s %6d %8d %10s %10s %10s  %d/%d (%.0f%%)\n", row.run, row.killed, ledLabel(row.led, f.rooms, streams), row.acks, row.deduped,
 			ms(percentile(all, 1)), ms(percentile(ledRooms, 1)), ms(percentile(others, 1)), calm, len(all), 100*float64(calm)/float64(len(all)))
@@ -97,6 +98,11 @@ func TestKillOneDC(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "(led rooms: rooms of the message streams the killed DC led; RTO: the longest any writer waited for an acknowledgement in a room)\n")
 	perRun, perRoom = sortedDurations(perRun), sortedDurations(perRoom)
+	ledAll, othersAll = sortedDurations(ledAll), sortedDurations(othersAll)
+	fmt.Fprintf(&b, "RTO of the rooms of the streams the killed DC led: p50 %s, p99 %s, max %s (%d rooms over all runs)\n",
+		ms(percentile(ledAll, 0.5)), ms(percentile(ledAll, 0.99)), ms(percentile(ledAll, 1)), len(ledAll))
+	fmt.Fprintf(&b, "RTO of the other rooms:                             p50 %s, p99 %s, max %s (%d rooms over all runs)\n",
+		ms(percentile(othersAll, 0.5)), ms(percentile(othersAll, 0.99)), ms(percentile(othersAll, 1)), len(othersAll))
 	fmt.Fprintf(&b, "RTO, the max over rooms of each run: p50 %s, p99 %s, max %s\n", ms(percentile(perRun, 0.5)), ms(percentile(perRun, 0.99)), ms(percentile(perRun, 1)))
 	fmt.Fprintf(&b, "RTO of every room of every run:      p50 %s, p99 %s, max %s\n", ms(percentile(perRoom, 0.5)), ms(percentile(perRoom, 0.99)), ms(percentile(perRoom, 1)))
 	t.Log(b.String())
@@ -204,9 +210,32 @@ func killOnce(t *testing.T, f *fixture, l *load, run string, victim int) killRow
 			}
 		}
 	}
-	t.Logf("run %s: %d acknowledged, failed attempts: %s; RTO max %s; %s ready %s after restart; %d messages identical on all DCs",
-		run, row.acks, errorCounts(filterRun(as, run)), ms(rto), c.DC(victim), ready.Round(time.Millisecond), n)
+	t.Logf("run %s: %d acknowledged, failed attempts: %s; RTO max %s; %s ready %s after restart; %d messages identical on all DCs; stalls: %s",
+		run, row.acks, errorCounts(filterRun(as, run)), ms(rto), c.DC(victim), ready.Round(time.Millisecond), n, stallList(as, run))
 	return row
+}
+
+// stallList names each writer's stalls (waits over stallAfter) in run, by room, for the log.
+func stallList(as []attempt, run string) string {
+	last := map[string]time.Time{}
+	var out []string
+	for _, a := range as {
+		if a.Run != run || !a.acked() {
+			continue
+		}
+		k := a.Writer + " in " + a.Room
+		if prev, ok := last[k]; ok && a.End.Sub(prev) > stallAfter {
+			out = append(out, fmt.Sprintf("%s %s from %s", k, ms(a.End.Sub(prev)), prev.Format("15:04:05.000")))
+		}
+		last[k] = a.End
+	}
+	switch {
+	case len(out) == 0:
+		return "none"
+	case len(out) > 6:
+		return fmt.Sprintf("%s; and %d more", strings.Join(out[:6], "; "), len(out)-6)
+	}
+	return strings.Join(out, "; ")
 }
 
 func filterRun(as []attempt, run string) []attempt {

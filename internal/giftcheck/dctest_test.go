@@ -1,13 +1,7 @@
-//go:build dctest
+package giftcheck_test
 
 // The container variant of the fault drill, on internal/dctest (one container per data center, every
-// route through Toxiproxy). It is behind the dctest build tag until internal/dctest is on main; then the
-// tag goes and it runs with the rest (dctest skips it where Docker is missing, and fails it under CI).
-// On 2026-11-29 it passed on a scratch merge of this branch with the drill branch (go test -tags
-// dctest): SIGKILL of the gifts leader's DC, 364 attempts, 64 without an answer and retried elsewhere;
-// the leader's DC cut off, 373 attempts, 73 retried; every gift redeemed once, the history linearizable.
-
-package giftcheck_test
+// route through Toxiproxy). dctest skips it where Docker is missing, and fails it under CI.
 
 import (
 	"net/http"
@@ -56,6 +50,9 @@ func (p containers) Mend(tb testing.TB, i int) {
 // TestRedemptionsSurviveDCLossInContainers runs [giftcheck.Drill] twice on a fresh container cluster
 // each: the gifts leader's data center killed (SIGKILL), and cut off from the other two.
 func TestRedemptionsSurviveDCLossInContainers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two fault drills on container clusters, about three minutes")
+	}
 	for _, cut := range []bool{false, true} {
 		name := map[bool]string{false: "Killed", true: "CutOff"}[cut]
 		t.Run(name, func(t *testing.T) {

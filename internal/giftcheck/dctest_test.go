@@ -66,6 +66,7 @@ func TestRedemptionsSurviveDCLossInContainers(t *testing.T) {
 				BrokenFor:    15 * time.Second,
 				OpTimeout:    2 * time.Minute,
 				CheckTimeout: time.Minute,
+				GiveUpEvery:  5,
 			})
 			t.Log(rep)
 			if rep.Undecided > 0 {

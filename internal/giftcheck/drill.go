@@ -35,6 +35,10 @@ type DrillConfig struct {
 	BreakAfter, BrokenFor time.Duration
 	// OpTimeout bounds how long a merchant keeps retrying one redemption.
 	OpTimeout time.Duration
+	// GiveUpEvery makes every n-th merchant's till give up after its first attempt without an answer,
+	// as one that lost power would (0: none gives up). Whether such a till redeemed its gift is learned
+	// afterwards only by replaying its key.
+	GiveUpEvery int
 	// CheckTimeout bounds the linearizability check.
 	CheckTimeout time.Duration
 }
@@ -46,14 +50,15 @@ type Report struct {
 	Won, Lost       int
 	Unknown         int // attempts without a definite answer (retried)
 	Undecided       int // redemptions still without a definite answer at their deadline
+	GaveUp          int // tills that gave up after an attempt without an answer
 	Replayed        int // winners confirmed only by replaying their key afterwards
 	RedeemedGifts   int
 	MaxAttemptTries int
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("broke dc%d; %d attempts: %d won, %d lost, %d unknown (retried); %d redemptions undecided; %d of the gifts redeemed, %d winners learned only by replaying their key; at most %d tries for one redemption",
-		r.Broken+1, r.Ops, r.Won, r.Lost, r.Unknown, r.Undecided, r.RedeemedGifts, r.Replayed, r.MaxAttemptTries)
+	return fmt.Sprintf("broke dc%d; %d attempts: %d won, %d lost, %d unknown; %d tills gave up without an answer, %d redemptions undecided at their deadline; %d of the gifts redeemed, %d winners learned only by replaying their key; at most %d tries for one redemption",
+		r.Broken+1, r.Ops, r.Won, r.Lost, r.Unknown, r.GaveUp, r.Undecided, r.RedeemedGifts, r.Replayed, r.MaxAttemptTries)
 }
 
 // Drill redeems cfg.Gifts fresh gifts, each by cfg.Contenders merchants at once with their own keys,
@@ -84,6 +89,7 @@ func Drill(tb testing.TB, f *Fixture, faults Faults, cfg DrillConfig) Report {
 			claims[j] = append(claims[j], c)
 			id := client
 			client++
+			giveUp := cfg.GiveUpEvery > 0 && id%cfg.GiveUpEvery == cfg.GiveUpEvery-1
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -96,7 +102,7 @@ func Drill(tb testing.TB, f *Fixture, faults Faults, cfg DrillConfig) Report {
 				for {
 					op = f.Redeem(ctx, h, id, c.m, code, c.key, c.m.Home+tries)
 					tries++
-					if op.Outcome != Unknown || ctx.Err() != nil {
+					if op.Outcome != Unknown || ctx.Err() != nil || giveUp {
 						break
 					}
 					select {
@@ -106,7 +112,10 @@ func Drill(tb testing.TB, f *Fixture, faults Faults, cfg DrillConfig) Report {
 				}
 				mu.Lock()
 				rep.MaxAttemptTries = max(rep.MaxAttemptTries, tries)
-				if op.Outcome == Unknown {
+				switch {
+				case op.Outcome == Unknown && giveUp && ctx.Err() == nil:
+					rep.GaveUp++
+				case op.Outcome == Unknown:
 					rep.Undecided++
 				}
 				mu.Unlock()

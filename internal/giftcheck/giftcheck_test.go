@@ -208,6 +208,7 @@ func TestRedemptionsSurviveLeaderLoss(t *testing.T) {
 		BrokenFor:    8 * time.Second,
 		OpTimeout:    90 * time.Second,
 		CheckTimeout: time.Minute,
+		GiveUpEvery:  5,
 	})
 	t.Log(rep)
 	if rep.Undecided > 0 {

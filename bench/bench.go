@@ -2,7 +2,9 @@
 // WebSocket subscribers receive them, and, as references, raw JetStream publishes on the same machine.
 // It drives a node only from outside (package client), or starts one in-process exactly as `haetae serve`
 // would; it must not reach into a node's internals, so its figures are what a user would see. `haetae
-// bench` is a thin command over [Run] and [Result.Print].
+// bench` is a thin command over [Run] and [Result.Print]. The surge scenario of `haetae load` ([RunLoad],
+// [LoadReport]) drives a node the same way with a baseline, a 10x surge of a realistic mix and the
+// recovery, and reads the node's own figures only from its /metrics.
 package bench
 
 import (

@@ -1,8 +1,10 @@
 // Package client is the Go client of Haetae's HTTP and WebSocket API: accounts, rooms and messages, and
 // live delivery. It knows every node a caller gives it and retries what is safe to retry across them,
-// within a time budget, so a node or a data center going away costs a caller latency, not an error. It
-// holds no domain rules of its own and must not import the server's packages: it speaks only the wire
-// contract of API.md.
+// within a time budget, so a node or a data center going away costs a caller latency, not an error.
+// Under overload it holds back: it honours Retry-After, backs off with jitter, spends retries from a
+// budget per operation, and throttles itself by the SRE book's adaptive rule (throttle.go), so that its
+// retries cannot multiply a surge. It holds no domain rules of its own and must not import the server's
+// packages: it speaks only the wire contract of API.md.
 package client
 
 import (

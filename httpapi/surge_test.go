@@ -42,7 +42,7 @@ const (
 	surgeHistory    = 1000 // messages in the slow consumer's room before the surge
 	surgeDuration   = 10 * time.Second
 	surgeFactor     = 10
-	surgeOpTimeout  = 10 * time.Second
+	surgeOpTimeout  = 15 * time.Second
 	// surgeMaxOps bounds the test's own operations in flight; past it an arrival is not started.
 	surgeMaxOps = 3000
 	// surgeRSSBound is the most the test process (node and clients, race detector included) may hold.
@@ -122,9 +122,9 @@ func TestSurge(t *testing.T) {
 	}
 	cfg := testnode.Config(t)
 	// The adaptive limit moves once per window of 50 requests: at the few sends a second of this slow
-	// disk that takes many seconds, so the range it may move in is set for such a disk (at most 24 in
-	// flight, a few seconds of its work) rather than for the thousands a second of a real one.
-	cfg.Admission.MinLimit, cfg.Admission.InitialLimit, cfg.Admission.MaxLimit = 4, 8, 24
+	// disk that takes many seconds, so the range it may move in is set for such a disk (at most 12 in
+	// flight, two seconds of its work) rather than for the thousands a second of a real one.
+	cfg.Admission.MinLimit, cfg.Admission.InitialLimit, cfg.Admission.MaxLimit = 4, 8, 12
 	cfg.Store.BatchMax = surgeBatchMax
 	cfg.Store.LiveBuffer = 8
 	var slowDisk atomic.Bool

@@ -599,7 +599,7 @@ func (r *loadRun) sample(ctx context.Context, res *LoadResult, progress io.Write
 		defer close(stopped)
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		for i := 1; ; i++ {
+		for {
 			select {
 			case <-done:
 				return
@@ -615,9 +615,14 @@ func (r *loadRun) sample(ctx context.Context, res *LoadResult, progress io.Write
 					m["haetae_admission_shed_total|"+c] = v
 				}
 			}
-			s := Sample{T: float64(i), ServerShed: map[string]int{}, RSSBytes: int64(m["process_resident_memory_bytes"]),
+			// T is the second the sample closes, from the clock: a slow scrape must not shift the timeline.
+			sec := max(int(math.Round(time.Since(r.start).Seconds())), 1)
+			if len(res.Timeline) > 0 && sec <= int(res.Timeline[len(res.Timeline)-1].T) {
+				sec = int(res.Timeline[len(res.Timeline)-1].T) + 1
+			}
+			s := Sample{T: float64(sec), ServerShed: map[string]int{}, RSSBytes: int64(m["process_resident_memory_bytes"]),
 				Limit: int(m["haetae_admission_limit"]), Queued: int(m["haetae_admission_queued"])}
-			p := r.phaseOf(r.start.Add(time.Duration(i-1) * time.Second))
+			p := r.phaseOf(r.start.Add(time.Duration(sec-1) * time.Second))
 			if p < 0 {
 				p = len(phases) - 1
 			}
@@ -637,7 +642,7 @@ func (r *loadRun) sample(ctx context.Context, res *LoadResult, progress io.Write
 			res.PeakRSSBytes = max(res.PeakRSSBytes, s.RSSBytes)
 			res.Timeline = append(res.Timeline, s)
 			bar.Describe(fmt.Sprintf("%-8s limit %4d queued %4d rss %4d MiB", s.Phase, s.Limit, s.Queued, s.RSSBytes>>20))
-			bar.Set(min(i, int(total.Seconds())))
+			bar.Set(min(sec, int(total.Seconds())))
 		}
 	}()
 	return func() {
@@ -659,8 +664,8 @@ func (r *loadRun) summarize(res *LoadResult) {
 	for i := range res.Timeline {
 		s := &res.Timeline[i]
 		s.OK, s.Shed, s.Errors, s.P99Ms = map[string]int{}, map[string]int{}, map[string]int{}, map[string]float64{}
-		if i < len(r.secs) {
-			sec := r.secs[i]
+		if k := int(s.T) - 1; k >= 0 && k < len(r.secs) {
+			sec := r.secs[k]
 			for _, c := range admission.Classes {
 				name := c.String()
 				s.OK[name], s.Shed[name], s.Errors[name] = sec.ok[name], sec.shed[name], sec.errs[name]
@@ -751,7 +756,8 @@ func (r *loadRun) verify(ctx context.Context, users []*user) (acked, lost int, e
 // admission metrics are also kept by class as "name|class". A failed scrape gives an empty map.
 func scrape(ctx context.Context, hc *http.Client, base string) map[string]float64 {
 	out := map[string]float64{}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Within the second between samples: a node too busy to answer keeps its last figures.
+	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {

@@ -95,7 +95,10 @@ type series struct {
 // so that runs side by side compare at a glance.
 func chart(title, unit string, r *LoadResult, lines []series, ymax float64) template.HTML {
 	const w, h, left, right, top, bottom = 460.0, 210.0, 52.0, 10.0, 24.0, 34.0
-	n := len(r.Timeline)
+	n := 0
+	if len(r.Timeline) > 0 {
+		n = int(r.Timeline[len(r.Timeline)-1].T)
+	}
 	if ymax <= 0 {
 		for _, s := range lines {
 			for _, v := range s.y {
@@ -111,12 +114,12 @@ func chart(title, unit string, r *LoadResult, lines []series, ymax float64) temp
 	fmt.Fprintf(&b, `<text x="%.0f" y="15" font-weight="bold">%s</text>`, left, template.HTMLEscapeString(title))
 	// The surge, shaded.
 	var s0, s1 float64 = -1, -1
-	for i, s := range r.Timeline {
+	for _, s := range r.Timeline {
 		if s.Phase == "surge" {
 			if s0 < 0 {
-				s0 = float64(i)
+				s0 = s.T - 1
 			}
-			s1 = float64(i + 1)
+			s1 = s.T
 		}
 	}
 	if s0 >= 0 {
@@ -138,7 +141,7 @@ func chart(title, unit string, r *LoadResult, lines []series, ymax float64) temp
 	for k, s := range lines {
 		var pts []string
 		for i, v := range s.y {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xs(float64(i)+0.5), ys(min(v, ymax))))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xs(r.Timeline[i].T-0.5), ys(min(v, ymax))))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, s.color, strings.Join(pts, " "))
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="10" height="3" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`,
@@ -164,7 +167,7 @@ func niceCeil(v float64) float64 {
 
 func fmtNum(v float64) string {
 	if v >= 1000 {
-		return fmt.Sprintf("%.0fk", v/1000)
+		return fmt.Sprintf("%gk", math.Round(v/100)/10)
 	}
 	return fmt.Sprintf("%g", math.Round(v*10)/10)
 }
@@ -253,11 +256,11 @@ var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
 <html lang="en"><head><meta charset="utf-8"><title>Haetae surge report</title>
 <style>
 body{font-family:sans-serif;margin:20px;color:#222}
-table{border-collapse:collapse;margin:6px 0 14px;font-size:12px}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:11px}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f2f3f4} td.l,th.l{text-align:left}
 .runs{display:flex;gap:24px;align-items:flex-start}
-.run{flex:1}
+.run{flex:1;min-width:470px}
 h2{font-size:16px;margin:10px 0 4px}
 .crit{color:#c0392b}.norm{color:#2471a3}.shed{color:#7f8c8d}
 </style></head><body>

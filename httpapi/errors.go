@@ -69,7 +69,10 @@ type errorDetail struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := haetae.ErrorCode(err)
 	status := StatusOf(code)
-	if status >= 500 && code != haetae.EOverloaded { // shedding is counted in metrics, not logged per request
+	// Shedding is counted in metrics, not logged per request; nor is work cut short because its client
+	// left or its Haetae-Timeout passed, which a surge makes common.
+	var gone *clientGone
+	if status >= 500 && code != haetae.EOverloaded && r.Context().Err() == nil && !errors.As(err, &gone) {
 		s.Logger.Error("request failed", "id", requestID(r), "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {

@@ -225,8 +225,18 @@ func (s *Server) serveAdmitted(w http.ResponseWriter, r *http.Request, m method)
 		return err
 	}
 	defer ticket.Done()
-	return s.serve(w, r.WithContext(context.WithValue(r.Context(), ctxTicket, ticket)), m)
+	err = s.serve(w, r.WithContext(context.WithValue(r.Context(), ctxTicket, ticket)), m)
+	if err != nil && r.Context().Err() != nil {
+		err = &clientGone{err}
+	}
+	return err
 }
+
+// clientGone marks the error of work cut short because its client left or its Haetae-Timeout passed:
+// nobody reads the answer, and under a surge there are many, so it is not logged.
+type clientGone struct{ error }
+
+func (e *clientGone) Unwrap() error { return e.error }
 
 // TimeoutHeader carries how long a client will wait for the answer to this request, in milliseconds. A
 // request that cannot start within half of it is shed unstarted, and its work is cancelled when it has

@@ -428,13 +428,24 @@ func (rs *RoomService) MarkRead(ctx context.Context, caller, id string, seq uint
 			rs.s.Live.publishEvent(rec.ID, haetae.Event{Type: "read", Room: rec.ID, Name: caller, Seq: seq})
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !lostKVRace(err) {
 			return storeErr("mark read", err)
 		}
 		if err := backoffContended(ctx, attempt); err != nil {
 			return storeErr("mark read", err)
 		}
 	}
+}
+
+// lostKVRace reports whether a KV create or update lost a compare-and-set race: the key exists, or its
+// revision moved (10071), or another write of it is being committed (10164; seen on a replicated bucket
+// when two devices of one user marked the same room read at once, as a surge makes them do).
+func lostKVRace(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == 10071 || ae.ErrorCode == 10164)
 }
 
 // backoffContended waits a little before retrying a write that lost a compare-and-set race, longer

@@ -113,8 +113,8 @@ func lastSeq(tb testing.TB, nc *nats.Conn) uint64 {
 
 // TestSurge drives a node at ten times the rate it sustains, with a realistic mix, and checks that it
 // absorbs the surge: the process stays up with its memory under a bound, no acknowledged message is lost,
-// critical sends keep at least 90% of the node's measured capacity, sheddable and normal work is shed
-// before critical work, a slow live consumer is cut off and resumes from its cursor losing nothing, and
+// critical sends keep at least 90% of the node's measured capacity (and what it commits is acknowledged,
+// not done for clients that have gone), sheddable and normal work is shed before critical work, a slow live consumer is cut off and resumes from its cursor losing nothing, and
 // the backlog drains afterwards. Nothing about speed is asserted beyond the share of the capacity.
 func TestSurge(t *testing.T) {
 	if testing.Short() {
@@ -209,20 +209,24 @@ func TestSurge(t *testing.T) {
 	if cfg.Store.Shards != 1 {
 		t.Fatal("the test reads commits from the one message stream of a single node")
 	}
-	seq0 := lastSeq(t, nc)
-	start := time.Now()
-	for _, u := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Since(start) < surgeMeasure && ctx.Err() == nil {
-				send(ctx, u)
-			}
-		}()
+	measure := func() float64 {
+		seq0 := lastSeq(t, nc)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, u := range users {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Since(start) < surgeMeasure && ctx.Err() == nil {
+					send(ctx, u)
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(acks.committed(seq0, lastSeq(t, nc))) / time.Since(start).Seconds()
 	}
-	wg.Wait()
-	capacity := float64(acks.committed(seq0, lastSeq(t, nc))) / time.Since(start).Seconds()
-	t.Logf("capacity: %.0f sends/s", capacity)
+	capacity := measure()
+	t.Logf("capacity: %.1f sends/s", capacity)
 	if capacity < 2 {
 		t.Fatalf("capacity of %.1f sends/s is too low to measure a surge against", capacity)
 	}
@@ -371,11 +375,22 @@ func TestSurge(t *testing.T) {
 		t.Errorf("peak RSS %d MiB, bound %d MiB", p>>20, surgeRSSBound>>20)
 	}
 	// Critical sends kept going: of what the node committed during the surge, what was acknowledged to
-	// its clients is at least 90% of the measured capacity.
-	goodput := float64(acks.committed(surgeSeq, surgeEndSeq)) / surgeEnd.Sub(surgeStart).Seconds()
-	t.Logf("critical goodput during the surge: %.0f sends/s (%.0f%% of capacity)", goodput, 100*goodput/capacity)
+	// its clients is at least 90% of its capacity. The capacity is measured again after the surge and
+	// the lower of the two is taken: this machine's other work (the tests of other packages run
+	// alongside) moves it, and the node cannot commit faster than its disk and CPU allow.
+	after2 := measure()
+	t.Logf("capacity after the surge: %.1f sends/s", after2)
+	capacity = min(capacity, after2)
+	committed := surgeEndSeq - surgeSeq
+	acked := acks.committed(surgeSeq, surgeEndSeq)
+	goodput := float64(acked) / surgeEnd.Sub(surgeStart).Seconds()
+	t.Logf("critical goodput during the surge: %.1f sends/s (%.0f%% of capacity); %d of the %d messages committed were acknowledged",
+		goodput, 100*goodput/capacity, acked, committed)
 	if goodput < 0.9*capacity {
-		t.Errorf("critical goodput %.0f sends/s during the surge, below 90%% of the capacity (%.0f)", goodput, capacity)
+		t.Errorf("critical goodput %.1f sends/s during the surge, below 90%% of the capacity (%.1f)", goodput, capacity)
+	}
+	if float64(acked) < 0.9*float64(committed) {
+		t.Errorf("of %d messages committed during the surge only %d were acknowledged: the node worked for clients that had gone", committed, acked)
 	}
 	// Lower classes were shed first: a larger share of them than of critical work.
 	frac := func(c admission.Class) float64 {
@@ -396,7 +411,7 @@ func TestSurge(t *testing.T) {
 	acks.mu.Lock()
 	want := acks.m
 	acks.mu.Unlock()
-	acked := 0
+	total := 0
 	for room, ids := range want {
 		var member *surgeUser
 		for _, u := range users {
@@ -410,13 +425,13 @@ func TestSurge(t *testing.T) {
 			got[m.From+"/"+m.ClientID] = m.Seq
 		}
 		for id, seq := range ids {
-			acked++
+			total++
 			if got[id] != seq {
 				t.Errorf("acknowledged message %s (seq %d) of room %s is not in its history (found seq %d)", id, seq, room, got[id])
 			}
 		}
 	}
-	t.Logf("%d acknowledged messages, all in history", acked)
+	t.Logf("%d acknowledged messages, all in history", total)
 
 	// The slow consumer was cut off, and resuming from its cursor it gets every message once, in order.
 	slow.check(t, base, users[0].c.Token(), want[rooms[0]])

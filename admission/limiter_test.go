@@ -11,6 +11,7 @@ import (
 
 	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/admission"
+	"github.com/haetae/haetae/internal/testnode"
 )
 
 // newFixedLimiter returns a limiter whose limit cannot move (min = max = limit), so that a test decides
@@ -48,17 +49,7 @@ func mustFill(tb testing.TB, l *admission.Limiter, n int) []*admission.Ticket {
 // checkFor polls f until it returns nil or total passes.
 func checkFor(tb testing.TB, total time.Duration, f func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("still failing after %s: %v", total, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testnode.CheckFor(tb, total, 2*time.Millisecond, f)
 }
 
 func queued(l *admission.Limiter, c admission.Class, want int) func() error {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/haetae/haetae/node"
@@ -192,28 +191,16 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	}}
 	servers := cfg.Servers
 	if len(servers) == 0 {
-		dir, err := os.MkdirTemp(cfg.TempDir, "haetae-bench-node-")
-		if err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		n, err := startNode(ctx, dir, func(c *node.Config) {
-			// A few bench clients stand for many users, each sending far more than a person could:
-			// the per-client rate limits, which would hold each of them to 200 requests a second,
-			// are not what is measured here.
+		// A few bench clients stand for many users, each sending far more than a person could: the
+		// per-client rate limits, which would hold each of them to 200 requests a second, are not what
+		// is measured here.
+		n, stop, err := startTempNode(ctx, cfg.TempDir, "haetae-bench-node-", func(c *node.Config) {
 			c.TokenRate, c.AddrRate = node.RateLimit{}, node.RateLimit{}
-			if cfg.Node != nil {
-				cfg.Node(c)
-			}
-		})
+		}, cfg.Node)
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			n.Close(cctx)
-		}()
+		defer stop()
 		servers = []string{n.URL()}
 	}
 	h, err := runHTTP(ctx, cfg, servers, progress)

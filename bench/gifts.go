@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -144,25 +143,13 @@ func RunGifts(ctx context.Context, cfg GiftConfig, progress io.Writer) (*GiftRes
 		Contenders: cfg.Contenders, CPUs: numCPU(), CPUModel: cpuModel()}
 	servers, admin := cfg.Servers, cfg.AdminToken
 	if len(servers) == 0 {
-		dir, err := os.MkdirTemp(cfg.TempDir, "haetae-bench-gifts-")
-		if err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		n, err := startNode(ctx, dir, func(c *node.Config) {
+		n, stop, err := startTempNode(ctx, cfg.TempDir, "haetae-bench-gifts-", func(c *node.Config) {
 			c.RedeemRate = 1e6 // measure the redemptions, not the limiter
-			if cfg.Node != nil {
-				cfg.Node(c)
-			}
-		})
+		}, cfg.Node)
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			n.Close(cctx)
-		}()
+		defer stop()
 		servers, admin = []string{n.URL()}, n.Config.AdminToken
 	}
 	if admin == "" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -42,6 +43,32 @@ func startNode(ctx context.Context, dir string, adjust func(*node.Config)) (*nod
 		return nil, fmt.Errorf("start in-process node: %w", err)
 	}
 	return n, nil
+}
+
+// startTempNode starts a node as startNode does, with its data in a fresh directory under tempDir ("" is
+// the system's), after the adjustments (nil ones are skipped). stop closes it and removes the directory.
+func startTempNode(ctx context.Context, tempDir, prefix string, adjust ...func(*node.Config)) (n *node.Node, stop func(), err error) {
+	dir, err := os.MkdirTemp(tempDir, prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("temp dir: %w", err)
+	}
+	n, err = startNode(ctx, dir, func(c *node.Config) {
+		for _, a := range adjust {
+			if a != nil {
+				a(c)
+			}
+		}
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return n, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		n.Close(cctx)
+		os.RemoveAll(dir)
+	}, nil
 }
 
 // follower is one subscription of one room, and what it received. Its fields other than got belong to

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -243,28 +242,16 @@ func RunLoad(ctx context.Context, cfg LoadConfig, progress io.Writer) (*LoadResu
 	servers := cfg.Servers
 	res.RSSScope = "the server (process_resident_memory_bytes of its /metrics)"
 	if len(servers) == 0 {
-		dir, err := os.MkdirTemp(cfg.TempDir, "haetae-load-node-")
-		if err != nil {
-			return nil, fmt.Errorf("temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		n, err := startNode(ctx, dir, func(c *node.Config) {
+		n, stop, err := startTempNode(ctx, cfg.TempDir, "haetae-load-node-", func(c *node.Config) {
 			c.Admission.Disabled = cfg.NoLimiter
 			// Hundreds of users register and log in before the scenario starts: password hashing is
 			// set-up here, not what is measured, so it is made cheap.
 			c.Store.Argon2 = jsstore.Argon2Params{Time: 1, Memory: 1024, Threads: 1}
-			if cfg.Node != nil {
-				cfg.Node(c)
-			}
-		})
+		}, cfg.Node)
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			n.Close(cctx)
-		}()
+		defer stop()
 		servers = []string{n.URL()}
 		res.RSSScope = "this process: the in-process node and the load clients"
 	}

@@ -9,6 +9,7 @@
 //   - KV haetae_sessions: t.<sha256(token)> → session; the bucket's TTL expires them.
 //   - KV haetae_rooms: room.<id> → room record; member.<user>.<id> → index for listing;
 //     read.<user>.<id> → read position.
+//   - KV haetae_incidents: inc.<id> → incident; hook.<id> → webhook subscriber.
 //
 // No stream and no consumer per room or per user: a million rooms are a million subjects.
 package jsstore
@@ -121,17 +122,20 @@ func DefaultConfig() Config {
 
 // Store holds the JetStream handles shared by the services.
 type Store struct {
-	cfg      Config
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	users    jetstream.KeyValue
-	sessions jetstream.KeyValue
-	rooms    jetstream.KeyValue
+	cfg       Config
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	users     jetstream.KeyValue
+	sessions  jetstream.KeyValue
+	rooms     jetstream.KeyValue
+	incidents jetstream.KeyValue
 
 	Users    *UserService
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
+	// Incidents is the incident history and the webhook subscribers (see incidents.go).
+	Incidents *IncidentStore
 
 	// streams lists, in the order Open made them, every stream the store keeps (buckets' included).
 	streams []string
@@ -178,9 +182,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	// Made after the message streams so their places in Streams (and so their preferred leaders) stay.
+	if s.incidents, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: incidentsBucket, Description: "haetae incident history and webhook subscribers"}); err != nil {
+		return nil, err
+	}
 	s.Users = &UserService{s: s, cache: newTokenCache(50000)}
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
 	s.Messages = newMessageService(s)
+	s.Incidents = &IncidentStore{s: s}
 	s.Live, err = newHub(s)
 	if err != nil {
 		s.Messages.close()

@@ -196,7 +196,7 @@ func (s *Service) newFaultIncident(f haetae.Fault, id string, now time.Time) *ha
 		ID: id, Title: f.Title, Impact: f.Impact, Status: haetae.StageInvestigating,
 		Components: slices.Clone(f.Components), Cause: f.Cause, StartedAt: since.UTC(), Auto: true,
 		DCs: slices.Clone(f.DCs), Fault: f.Key, SeenBy: []haetae.View{v},
-		Updates: []haetae.Update{{At: now.UTC(), Status: haetae.StageInvestigating, Text: "Detected by " + s.byLine() + ". " + f.Cause,
+		Updates: []haetae.Update{{At: now.UTC(), Status: haetae.StageInvestigating, Text: "Detected by " + s.byLine() + ".",
 			Components: slices.Clone(f.Components), By: s.cfg.Node}},
 	}
 }
@@ -216,7 +216,7 @@ func (s *Service) addView(inc *haetae.Incident, f haetae.Fault, now time.Time) b
 	if since.Before(inc.StartedAt) {
 		inc.StartedAt = since.UTC()
 	}
-	inc.Updates = append(inc.Updates, haetae.Update{At: now.UTC(), Status: inc.Status, Text: "Also seen from " + s.byLine() + ". " + f.Cause, By: s.cfg.Node})
+	inc.Updates = append(inc.Updates, haetae.Update{At: now.UTC(), Status: inc.Status, Text: "Also seen from " + s.byLine() + ".", By: s.cfg.Node})
 	return true
 }
 

@@ -185,10 +185,21 @@ func dayTitle(d haetae.Day) string {
 	return s
 }
 
+// affectedText says how long each component was affected, naming components with the same time
+// together: "accounts, messaging: 2 h; live: 40 min".
 func affectedText(inc *haetae.Incident, now time.Time) string {
-	var parts []string
+	var order []string
+	names := map[string][]string{}
 	for _, a := range haetae.AffectedDurations(inc, now) {
-		parts = append(parts, a.Component+" "+Duration(time.Duration(a.Seconds)*time.Second))
+		d := Duration(time.Duration(a.Seconds) * time.Second)
+		if names[d] == nil {
+			order = append(order, d)
+		}
+		names[d] = append(names[d], a.Component)
 	}
-	return strings.Join(parts, ", ")
+	var parts []string
+	for _, d := range order {
+		parts = append(parts, strings.Join(names[d], ", ")+": "+d)
+	}
+	return strings.Join(parts, "; ")
 }

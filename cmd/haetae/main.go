@@ -88,5 +88,8 @@ func commands(env *Env) []*ffcli.Command {
 		tailCommand(env),
 		benchCommand(env),
 		drainCommand(env),
+		statusCommand(env),
+		incidentCommand(env),
+		webhookCommand(env),
 	}
 }

@@ -62,6 +62,9 @@ func (s *Server) routes() {
 	s.handle("/v1/webhooks/{id}", map[string]method{
 		http.MethodDelete: {admin: true, write: true, name: "delete_webhook", h: s.handleDeleteWebhook},
 	})
+	s.handle("/app/", map[string]method{
+		http.MethodGet: {name: "web_app", h: s.handleApp},
+	})
 	s.handle("/healthz", map[string]method{
 		http.MethodGet: {name: "healthz", h: s.handleHealthz},
 	})

@@ -25,6 +25,7 @@ import (
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
 	"github.com/haetae/haetae/status"
+	"github.com/haetae/haetae/webapp"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -191,6 +192,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		MaxLiveConns: cfg.MaxLiveConns,
 		Registry:     n.Registry,
 		AdminToken:   cfg.AdminToken,
+		App:          webapp.Handler("/app/"),
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {

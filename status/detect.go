@@ -213,9 +213,8 @@ func (w *DCWatch) States(now time.Time) []haetae.DCState {
 		self.State = haetae.StateNoQuorum
 	}
 	type dcInfo struct {
-		last       time.Time
-		lost, cut  bool
-		anyPresent bool
+		last      time.Time
+		lost, cut bool
 	}
 	info := map[string]*dcInfo{}
 	for _, p := range w.peers {

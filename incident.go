@@ -572,14 +572,7 @@ func union(ivs []Interval) []Interval {
 func overlap(ivs []Interval, from, to time.Time) time.Duration {
 	var d time.Duration
 	for _, iv := range ivs {
-		a, b := iv.From, iv.To
-		if a.Before(from) {
-			a = from
-		}
-		if b.After(to) {
-			b = to
-		}
-		if b.After(a) {
+		if a, b, ok := clip(iv, from, to); ok {
 			d += b.Sub(a)
 		}
 	}
@@ -590,18 +583,23 @@ func overlap(ivs []Interval, from, to time.Time) time.Duration {
 func overlapBoth(x, y []Interval, from, to time.Time) time.Duration {
 	var d time.Duration
 	for _, iv := range x {
-		a, b := iv.From, iv.To
-		if a.Before(from) {
-			a = from
-		}
-		if b.After(to) {
-			b = to
-		}
-		if b.After(a) {
+		if a, b, ok := clip(iv, from, to); ok {
 			d += overlap(y, a, b)
 		}
 	}
 	return d
+}
+
+// clip is the part of iv inside [from, to), if any.
+func clip(iv Interval, from, to time.Time) (a, b time.Time, ok bool) {
+	a, b = iv.From, iv.To
+	if a.Before(from) {
+		a = from
+	}
+	if b.After(to) {
+		b = to
+	}
+	return a, b, b.After(a)
 }
 
 // CompensationPolicy says what users are owed after an outage. Korean law (the Telecommunications

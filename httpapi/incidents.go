@@ -23,18 +23,19 @@ type (
 // The status and incident reads need no login and no majority: they are served from what this node
 // has (routes.go marks none of them write), so a node cut off from the others still tells its users.
 
-func (s *Server) incidents() (haetae.IncidentService, error) {
-	if s.Incidents == nil {
-		return nil, haetae.Errorf(haetae.ENotFound, "this node keeps no incident history")
+// withIncidents answers 404 for the incident routes of a server without an incident history (a bare
+// Server in a test); every node has one.
+func (s *Server) withIncidents(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Incidents == nil {
+			return haetae.Errorf(haetae.ENotFound, "this node keeps no incident history")
+		}
+		return h(w, r)
 	}
-	return s.Incidents, nil
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	st, err := svc.Status(r.Context())
 	if err != nil {
 		return err
@@ -45,10 +46,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	limit, err := queryLimit(r, 1000)
 	if err != nil {
 		return err
@@ -68,10 +66,7 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	inc, err := svc.Incident(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -81,10 +76,7 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleCreateIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	var req haetae.NewIncident
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
@@ -98,10 +90,7 @@ func (s *Server) handleCreateIncident(w http.ResponseWriter, r *http.Request) er
 }
 
 func (s *Server) handleAddIncidentUpdate(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	var req haetae.NewUpdate
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
@@ -115,10 +104,7 @@ func (s *Server) handleAddIncidentUpdate(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleListWebhooks(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	list, err := svc.Webhooks(r.Context())
 	if err != nil {
 		return err
@@ -128,10 +114,7 @@ func (s *Server) handleListWebhooks(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	var req webhookRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
@@ -146,10 +129,7 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	if err := svc.DeleteWebhook(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -159,10 +139,7 @@ func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) err
 
 // handleStatusPage serves the status page for people: HTML, no script, one stylesheet.
 func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	st, err := svc.Status(r.Context())
 	if err != nil {
 		return err
@@ -231,10 +208,7 @@ type (
 // handleIncidentsAtom serves the history as an Atom feed, newest first. Entry ids are tag URIs of the
 // incident id, the same from every node, so a reader that follows several nodes sees one entry each.
 func (s *Server) handleIncidentsAtom(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.incidents()
-	if err != nil {
-		return err
-	}
+	svc := s.Incidents
 	list, err := svc.Incidents(r.Context(), 50)
 	if err != nil {
 		return err

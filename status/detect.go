@@ -86,11 +86,13 @@ func (w *DCWatch) observe(now time.Time) {
 			p.last = e.LastSeen
 		}
 	}
+	// A live route keeps a peer from counting as lost, but only an announcement counts as hearing
+	// from it: a route to a dead server can look alive for the seconds its pings take to time out,
+	// and the last announcement is the honest "last heard", at or before the fault.
 	if w.Routes != nil {
 		for _, name := range w.Routes() {
 			if p := w.peers[name]; p != nil {
 				p.route = true
-				p.last = now
 			}
 		}
 	}

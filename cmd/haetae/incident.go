@@ -27,14 +27,19 @@ Nodes open and resolve incidents about faults they see by themselves; 'haetae st
 		FlagSet:     fs,
 		Subcommands: []*ffcli.Command{incidentReportCommand(env), incidentOpenCommand(env), incidentUpdateCommand(env)},
 	}
-	cmd.Exec = func(ctx context.Context, args []string) error {
+	cmd.Exec = usageExec(env, cmd)
+	return cmd
+}
+
+// usageExec is the Exec of a command that only groups subcommands: it explains them.
+func usageExec(env *Env, cmd *ffcli.Command) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
-			fmt.Fprintf(env.Stderr, "haetae incident: unknown command %q\n", args[0])
+			fmt.Fprintf(env.Stderr, "haetae %s: unknown command %q\n", cmd.Name, args[0])
 		}
 		fmt.Fprintln(env.Stderr, ffcli.DefaultUsageFunc(cmd))
 		return errUsage
 	}
-	return cmd
 }
 
 func incidentReportCommand(env *Env) *ffcli.Command {

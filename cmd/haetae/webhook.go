@@ -24,13 +24,7 @@ with backoff when it fails. See docs/api.md. Needs the admin token.`,
 		FlagSet:     fs,
 		Subcommands: []*ffcli.Command{webhookAddCommand(env), webhookListCommand(env), webhookRemoveCommand(env)},
 	}
-	cmd.Exec = func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			fmt.Fprintf(env.Stderr, "haetae webhook: unknown command %q\n", args[0])
-		}
-		fmt.Fprintln(env.Stderr, ffcli.DefaultUsageFunc(cmd))
-		return errUsage
-	}
+	cmd.Exec = usageExec(env, cmd)
 	return cmd
 }
 

@@ -50,26 +50,36 @@ func ValidIncidentID(id string) error {
 // List reads every incident from this node's replica (a direct get, which needs no leader and no
 // majority), in no particular order.
 func (st *IncidentStore) List(ctx context.Context) ([]*haetae.Incident, error) {
+	list, _, err := st.Changes(ctx, 0)
+	return list, err
+}
+
+// Changes reads the incidents written after stream sequence after, from this node's replica, and
+// returns the last sequence it saw (after itself when nothing is new). Every write of an incident is
+// a new message of the bucket's stream and incidents are never deleted, so a reader that keeps the
+// last sequence and merges by id follows the history without reading it all again.
+func (st *IncidentStore) Changes(ctx context.Context, after uint64) ([]*haetae.Incident, uint64, error) {
 	var out []*haetae.Incident
-	err := st.scan(ctx, incidentPrefix, func(data []byte) {
+	last, err := st.scan(ctx, incidentPrefix, after, func(data []byte) {
 		var inc haetae.Incident
 		if json.Unmarshal(data, &inc) == nil && inc.ID != "" {
 			out = append(out, &inc)
 		}
 	})
-	return out, err
+	return out, last, err
 }
 
-// scan reads the latest value of every key under prefix from this node's replica.
-func (st *IncidentStore) scan(ctx context.Context, prefix string, fn func([]byte)) error {
+// scan reads the latest value of every key under prefix written after sequence after from this
+// node's replica, and returns the last sequence read.
+func (st *IncidentStore) scan(ctx context.Context, prefix string, after uint64, fn func([]byte)) (uint64, error) {
 	ctx, cancel := st.s.timeout(ctx)
 	defer cancel()
 	stream := "KV_" + incidentsBucket
-	var seq uint64 = 1
+	seq := after + 1
 	for {
 		msgs, pending, err := directGetBatch(ctx, st.s.nc, stream, directGetReq{Seq: seq, NextFor: "$KV." + incidentsBucket + "." + prefix + ">", Batch: 256})
 		if err != nil {
-			return storeErr("list "+prefix, err)
+			return after, storeErr("list "+prefix, err)
 		}
 		for _, m := range msgs {
 			if !kvDeleted(m) {
@@ -78,7 +88,7 @@ func (st *IncidentStore) scan(ctx context.Context, prefix string, fn func([]byte
 			seq = m.Seq + 1
 		}
 		if len(msgs) == 0 || pending == 0 {
-			return nil
+			return seq - 1, nil
 		}
 	}
 }
@@ -192,7 +202,7 @@ func (st *IncidentStore) retry(ctx context.Context, op string, write func(contex
 // Webhooks lists the subscribers, secrets included (the caller signs with them).
 func (st *IncidentStore) Webhooks(ctx context.Context) ([]*haetae.Webhook, error) {
 	var out []*haetae.Webhook
-	err := st.scan(ctx, webhookPrefix, func(data []byte) {
+	_, err := st.scan(ctx, webhookPrefix, 0, func(data []byte) {
 		var w haetae.Webhook
 		if json.Unmarshal(data, &w) == nil && w.ID != "" {
 			out = append(out, &w)

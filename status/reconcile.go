@@ -151,6 +151,9 @@ func (s *Service) Tick() {
 		for _, key := range gone {
 			s.leave(key, quorumOK)
 		}
+		if quorumOK {
+			s.leaveOrphans(faults, now)
+		}
 	}
 	if quorumOK {
 		s.syncLocal()
@@ -326,13 +329,16 @@ func (s *Service) leave(key string, quorumOK bool) {
 		s.cfg.Logger.Warn("incident not updated; retrying", "id", r.ID, "err", err)
 		return
 	}
+	if inc == nil {
+		// It was joined, so it exists: the answer came from a replica or former leader that has not
+		// seen it yet (a partition healing). Ask again next time.
+		s.cfg.Logger.Debug("incident not found where it was joined; retrying", "id", r.ID)
+		return
+	}
 	s.mu.Lock()
 	delete(s.journal.Mine, key)
 	s.journal.dirty = true
 	s.mu.Unlock()
-	if inc == nil {
-		return
-	}
 	s.remember(inc)
 	switch {
 	case wasOpen && !inc.Open():
@@ -341,6 +347,47 @@ func (s *Service) leave(key string, quorumOK bool) {
 	case wasOpen:
 		s.notify("incident.updated", inc)
 	}
+}
+
+// leaveOrphans takes this node's view off open automatic incidents whose fault it does not see and
+// does not report: a view left behind by a report this node lost (a journal lost with its disk, a leave
+// answered by a stale leader). Without this, such an incident would stay open for good.
+func (s *Service) leaveOrphans(faults map[string]haetae.Fault, now time.Time) {
+	var orphans []*haetae.Incident
+	s.mu.Lock()
+	for _, inc := range s.hist {
+		if !inc.Auto || !inc.Open() || s.journal.Local[inc.ID] != nil {
+			continue
+		}
+		if _, seen := faults[inc.Fault]; seen {
+			continue
+		}
+		if !slices.ContainsFunc(inc.SeenBy, func(v haetae.View) bool { return v.Node == s.cfg.Node }) {
+			continue
+		}
+		if slices.ContainsFunc(mapValues(s.journal.Mine), func(r *report) bool { return r.ID == inc.ID }) {
+			continue
+		}
+		orphans = append(orphans, inc)
+	}
+	for _, inc := range orphans {
+		t := now.UTC()
+		s.journal.Mine[inc.Fault] = &report{ID: inc.ID, Fault: haetae.Fault{Key: inc.Fault}, LeftAt: &t}
+		s.journal.dirty = true
+	}
+	s.mu.Unlock()
+	for _, inc := range orphans {
+		s.cfg.Logger.Info("leaving an incident this node no longer reports", "id", inc.ID, "fault", inc.Fault)
+		s.leave(inc.Fault, true)
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // dropViews takes this node's view off inc, and those of nodes this node has lost contact with (they

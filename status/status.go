@@ -24,6 +24,9 @@ import (
 // Create and AddWebhook are create-only (conflict when the id is taken); Update is compare-and-set.
 type Store interface {
 	List(ctx context.Context) ([]*haetae.Incident, error)
+	// Changes returns the incidents written after a position of the store, and the position after
+	// them; 0 is the beginning.
+	Changes(ctx context.Context, after uint64) ([]*haetae.Incident, uint64, error)
 	Get(ctx context.Context, id string) (*haetae.Incident, uint64, error)
 	Create(ctx context.Context, inc *haetae.Incident) error
 	Update(ctx context.Context, id string, change func(*haetae.Incident) (bool, error)) (*haetae.Incident, error)
@@ -69,7 +72,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	hist    map[string]*haetae.Incident // the replicated history as last read or written
-	asOf    time.Time                   // when hist was last read in full
+	asOf    time.Time                   // when hist was last brought up to date with this node's replica
+	pos     uint64                      // the store position hist was read up to
+	fullAt  time.Time                   // when hist was last read in full
 	journal journal                     // faults this node reports, incidents it holds alone
 	hooks   []*haetae.Webhook
 
@@ -150,13 +155,23 @@ func (s *Service) run() {
 	}
 }
 
-// refresh re-reads the whole history and the subscribers from this node's replica. On failure the
-// old copy stays, and its age shows.
+// fullEvery is how often the history is read whole rather than from where the last read ended.
+const fullEvery = 5 * time.Minute
+
+// refresh brings the copy of the history up to date with this node's replica: what was written since
+// the last read, and everything every few minutes. On failure the old copy stays, and its age shows.
 func (s *Service) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	at := s.cfg.Now()
-	list, err := s.cfg.Store.List(ctx)
+	s.mu.Lock()
+	from := s.pos
+	full := at.Sub(s.fullAt) >= fullEvery
+	s.mu.Unlock()
+	if full {
+		from = 0
+	}
+	list, pos, err := s.cfg.Store.Changes(ctx, from)
 	if err != nil {
 		s.cfg.Logger.Debug("incident history not read; serving the copy", "err", err)
 		return
@@ -164,14 +179,29 @@ func (s *Service) refresh() {
 	hooks, herr := s.cfg.Store.Webhooks(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hist := make(map[string]*haetae.Incident, len(list))
-	for _, inc := range list {
-		hist[inc.ID] = inc
+	if full {
+		s.fullAt = at
 	}
-	s.hist, s.asOf = hist, at
+	// Incidents are never deleted, so a read only adds or replaces; a replica that lags behind a
+	// write this node made itself does not undo it.
+	for _, inc := range list {
+		if old := s.hist[inc.ID]; old == nil || !older(inc, old) {
+			s.hist[inc.ID] = inc
+		}
+	}
+	s.asOf, s.pos = at, pos
 	if herr == nil {
 		s.hooks = hooks
 	}
+}
+
+// older says whether a is an earlier state of the same incident than b: updates are only ever
+// appended, and an incident is resolved after it was open.
+func older(a, b *haetae.Incident) bool {
+	if len(a.Updates) != len(b.Updates) {
+		return len(a.Updates) < len(b.Updates)
+	}
+	return a.Open() && !b.Open()
 }
 
 // Subscribers returns the webhook subscribers as last read (for the notifier).

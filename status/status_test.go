@@ -272,3 +272,28 @@ func TestPeopleIncidents(t *testing.T) {
 }
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// TestOrphanViewIsLeft: an open incident that names this node as a view, for a fault this node neither
+// sees nor reports (its report was lost), is left, so it cannot stay open for good.
+func TestOrphanViewIsLeft(t *testing.T) {
+	n := testnode.MustStart(t, testnode.Config(t))
+	store := n.Store.Incidents
+	clk := newClock(time.Now().Truncate(time.Second))
+	a := newMember(t, store, "a", "dc1", "", clk)
+	since := clk.now().Add(-time.Minute)
+	orphan := &haetae.Incident{ID: "dc_unreachable-dc9-1", Title: "Data center dc9 unreachable", Impact: "minor", Status: "investigating",
+		Components: []string{"messaging"}, StartedAt: since, Auto: true, Fault: "dc_unreachable:dc9",
+		SeenBy:  []haetae.View{{Node: "a", DC: "dc1", Since: since}},
+		Updates: []haetae.Update{{At: since, Status: "investigating", Text: "Detected by dc1 (node a).", Components: []string{"messaging"}, By: "a"}}}
+	if err := store.Create(t.Context(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	a.svc.Start() // reads the history
+	defer a.svc.Close()
+	clk.advance(time.Second)
+	a.svc.Tick()
+	got := mustIncidents(t, store)
+	if len(got) != 1 || got[0].Open() || got[0].ResolvedAt == nil {
+		t.Fatalf("the orphaned incident: %+v", got)
+	}
+}

@@ -148,8 +148,8 @@ func TestIncidentsOnAClusterFault(t *testing.T) {
 	wg.Wait()
 	testnode.CheckFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		st := mustStatus(t, urls[0])
-		own := ofFault(st.OpenIncidents, "no_quorum:dc1")
-		if st.Quorum || len(own) != 1 || !own[0].Local {
+		own := ofFault(st.OpenIncidents, "dc_unreachable:dc1")
+		if st.Quorum || len(own) != 1 || !own[0].Local || own[0].Impact != haetae.ImpactMajor {
 			return fmt.Errorf("dc1 alone: quorum %v, open %s", st.Quorum, summary(st.OpenIncidents))
 		}
 		page := testnode.Do(t, "GET", urls[0]+"/status", "", nil)
@@ -173,8 +173,8 @@ func TestIncidentsOnAClusterFault(t *testing.T) {
 					return fmt.Errorf("node %d still shows %s", i+1, summary(list))
 				}
 			}
-			if n := len(ofFault(list, "no_quorum:dc1")); n != 1 {
-				return fmt.Errorf("node %d shows %d incidents of dc1's lost majority: %s", i+1, n, summary(list))
+			if n := len(ofFault(list, "dc_unreachable:dc1")); n != 1 {
+				return fmt.Errorf("node %d shows %d incidents of dc1 cut off: %s", i+1, n, summary(list))
 			}
 			views = append(views, summary(list))
 		}
@@ -185,8 +185,11 @@ func TestIncidentsOnAClusterFault(t *testing.T) {
 		return nil
 	})
 	t.Logf("one history everywhere %s after healing: %s", time.Since(healed).Round(time.Millisecond), final)
-	own := ofFault(mustHistory(t, urls[2]), "no_quorum:dc1")[0]
+	own := ofFault(mustHistory(t, urls[2]), "dc_unreachable:dc1")[0]
 	if alone.Sub(own.StartedAt) > 6*time.Second || own.ResolvedAt.Before(healed) {
 		t.Fatalf("dc1 was alone from %s to %s; its incident says %s to %s", alone, healed, own.StartedAt, own.ResolvedAt)
+	}
+	if !slices.ContainsFunc(own.Updates, func(u haetae.Update) bool { return u.By == "dc1" }) || own.Impact != haetae.ImpactMajor {
+		t.Fatalf("what dc1 saw alone is not in the history: %+v", own)
 	}
 }

@@ -133,7 +133,9 @@ func (w *DCWatch) Check(now time.Time) []haetae.Fault {
 			return nil
 		}
 		// Cut off from the majority: this node cannot tell whether the others are down or it is
-		// alone, so it reports its own state, not theirs.
+		// alone, so it reports its own state, not theirs, under the identity the majority gives the
+		// same fault ("dc1 unreachable"): once the link is back its incident merges into theirs, one
+		// incident with every side's view.
 		since := w.noQuorumAt
 		var seen []string
 		var latest time.Time
@@ -155,7 +157,7 @@ func (w *DCWatch) Check(now time.Time) []haetae.Fault {
 		}
 		cause += ". It refuses writes with 503 no_quorum and serves reads from its own copy, which may be stale; clients move to another data center."
 		return []haetae.Fault{{
-			Key:        "no_quorum:" + w.DC,
+			Key:        "dc_unreachable:" + w.DC,
 			Title:      fmt.Sprintf("Data center %s cut off from the majority", w.DC),
 			Impact:     haetae.ImpactMajor,
 			Components: w.Components,

@@ -172,7 +172,7 @@ func TestCutOffNodeKeepsAndMerges(t *testing.T) {
 	a := newMember(t, store, "a", "dc1", journal, clk)
 	a.q.set(errors.New("reaches 1 of 3"))
 	cut := clk.now()
-	a.det.set(haetae.Fault{Key: "no_quorum:dc1", Title: "Data center dc1 cut off", Impact: haetae.ImpactMajor, Components: []string{"messaging"}, DCs: []string{"dc1"}, Cause: "alone", Since: cut})
+	a.det.set(haetae.Fault{Key: "dc_unreachable:dc1", Title: "Data center dc1 cut off", Impact: haetae.ImpactMajor, Components: []string{"messaging"}, DCs: []string{"dc1"}, Cause: "alone", Since: cut})
 	a.svc.Tick()
 	if got := mustIncidents(t, store); len(got) != 0 {
 		t.Fatalf("a cut-off node wrote the replicated history: %v", ids(got))
@@ -189,7 +189,7 @@ func TestCutOffNodeKeepsAndMerges(t *testing.T) {
 	// Restart: a new service on the same journal still has it.
 	a = newMember(t, store, "a", "dc1", journal, clk)
 	a.q.set(errors.New("reaches 1 of 3"))
-	a.det.set(haetae.Fault{Key: "no_quorum:dc1", Title: "Data center dc1 cut off", Impact: haetae.ImpactMajor, Components: []string{"messaging"}, DCs: []string{"dc1"}, Cause: "alone", Since: cut})
+	a.det.set(haetae.Fault{Key: "dc_unreachable:dc1", Title: "Data center dc1 cut off", Impact: haetae.ImpactMajor, Components: []string{"messaging"}, DCs: []string{"dc1"}, Cause: "alone", Since: cut})
 	if list, _ := a.svc.Incidents(context.Background(), 0); len(list) != 1 || !list[0].Local {
 		t.Fatalf("after a restart the journal is lost: %+v", list)
 	}
@@ -207,7 +207,7 @@ func TestCutOffNodeKeepsAndMerges(t *testing.T) {
 		t.Fatalf("history after the merge: %v", ids(got))
 	}
 	inc := got[0]
-	if inc.ID != "no_quorum-dc1-1" || inc.Open() || inc.Local || !inc.StartedAt.Equal(cut) || !inc.ResolvedAt.Equal(healed) {
+	if inc.ID != "dc_unreachable-dc1-1" || inc.Open() || inc.Local || !inc.StartedAt.Equal(cut) || !inc.ResolvedAt.Equal(healed) {
 		t.Fatalf("merged incident: %+v", inc)
 	}
 	if list, _ := a.svc.Incidents(context.Background(), 0); len(list) != 1 || list[0].Local {

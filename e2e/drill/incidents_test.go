@@ -138,8 +138,8 @@ func TestIncidentsDrill(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		mine := incidentsOf(st.OpenIncidents, "no_quorum:dc1")
-		if st.Quorum || len(mine) != 1 {
+		mine := incidentsOf(st.OpenIncidents, "dc_unreachable:dc1")
+		if st.Quorum || len(mine) != 1 || mine[0].Impact != haetae.ImpactMajor {
 			return fmt.Errorf("dc1 cut off: quorum %v, open %s", st.Quorum, incidentSummary(st.OpenIncidents))
 		}
 		own = mine[0]
@@ -177,8 +177,8 @@ func TestIncidentsDrill(t *testing.T) {
 					return fmt.Errorf("%s still shows %s", c.DC(i), incidentSummary(list))
 				}
 			}
-			if n := len(incidentsOf(list, "no_quorum:dc1")); n != 1 {
-				return fmt.Errorf("%s shows %d incidents of dc1's lost majority", c.DC(i), n)
+			if n := len(incidentsOf(list, "dc_unreachable:dc1")); n != 1 {
+				return fmt.Errorf("%s shows %d incidents of dc1 cut off: %s", c.DC(i), n, incidentSummary(list))
 			}
 			views = append(views, incidentSummary(list))
 		}
@@ -190,7 +190,10 @@ func TestIncidentsDrill(t *testing.T) {
 	})
 	t.Logf("one history on every DC %s after the link came back: %s", time.Since(healed).Round(time.Millisecond), final)
 	list, _ := incidentHistory(t, urls[1])
-	mine := incidentsOf(list, "no_quorum:dc1")[0]
+	mine := incidentsOf(list, "dc_unreachable:dc1")[0]
+	if !slices.ContainsFunc(mine.Updates, func(u haetae.Update) bool { return u.By == "dc1" }) || mine.Impact != haetae.ImpactMajor {
+		t.Fatalf("what dc1 saw alone is not in the history: %+v", mine)
+	}
 	// It began at dc1's last sight of a majority: before the page said so, and at most a few
 	// announcements (2 s apart) before the cut.
 	if mine.StartedAt.After(said) || cut.Sub(mine.StartedAt) > 6*time.Second || mine.ResolvedAt.Before(healed) {

@@ -45,10 +45,11 @@ const (
 	ComponentAccounts  = "accounts"
 	ComponentMessaging = "messaging"
 	ComponentLive      = "live"
+	ComponentGifts     = "gifts"
 )
 
 // DefaultComponents are the components a node reports on unless configured otherwise.
-var DefaultComponents = []string{ComponentAccounts, ComponentMessaging, ComponentLive}
+var DefaultComponents = []string{ComponentAccounts, ComponentMessaging, ComponentLive, ComponentGifts}
 
 // Incident is one fault of the platform, opened by a node that saw it (Auto) or by a person.
 //

@@ -313,6 +313,8 @@ func streamComponents(stream string) []string {
 		return []string{haetae.ComponentAccounts}
 	case strings.HasPrefix(stream, "HAETAE_MSGS_"):
 		return []string{haetae.ComponentMessaging, haetae.ComponentLive}
+	case strings.HasPrefix(stream, "KV_haetae_gifts"):
+		return []string{haetae.ComponentGifts}
 	default:
 		return []string{haetae.ComponentMessaging}
 	}

@@ -3,7 +3,6 @@ package node_test
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,49 +14,26 @@ import (
 
 func mustStatus(tb testing.TB, base string) *haetae.Status {
 	tb.Helper()
-	r := testnode.Do(tb, "GET", base+"/v1/status", "", nil)
-	if r.Status != 200 {
-		tb.Fatalf("GET /v1/status: %d %s", r.Status, r.Body)
+	st, err := testnode.Status(tb, base)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var st haetae.Status
-	r.JSON(tb, &st)
-	return &st
+	return st
 }
 
 func mustHistory(tb testing.TB, base string) []*haetae.Incident {
 	tb.Helper()
-	r := testnode.Do(tb, "GET", base+"/v1/incidents?limit=1000", "", nil)
-	if r.Status != 200 {
-		tb.Fatalf("GET /v1/incidents: %d %s", r.Status, r.Body)
+	list, err := testnode.Incidents(tb, base)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var out struct{ Incidents []*haetae.Incident }
-	r.JSON(tb, &out)
-	// A test machine short of disk space adds its own incidents; they are not the subject here.
-	return slices.DeleteFunc(out.Incidents, func(inc *haetae.Incident) bool { return strings.HasPrefix(inc.Fault, "disk_full:") })
+	return list
 }
 
-func ofFault(list []*haetae.Incident, fault string) []*haetae.Incident {
-	var out []*haetae.Incident
-	for _, inc := range list {
-		if inc.Fault == fault {
-			out = append(out, inc)
-		}
-	}
-	return out
-}
-
-func summary(list []*haetae.Incident) string {
-	var parts []string
-	for _, inc := range list {
-		p := inc.ID + ":" + inc.Status
-		if inc.Local {
-			p += ":local"
-		}
-		parts = append(parts, p)
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
-}
+var (
+	ofFault = testnode.OfFault
+	summary = testnode.Summary
+)
 
 // TestIncidentsOnAClusterFault is the drill of issue 5 on in-process nodes (the Docker drill repeats it
 // with real containers): a stopped data center opens one incident naming it, seen from both survivors

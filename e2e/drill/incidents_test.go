@@ -3,7 +3,6 @@ package drill
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -12,51 +11,6 @@ import (
 	"github.com/haetae/haetae/internal/dctest"
 	"github.com/haetae/haetae/internal/testnode"
 )
-
-func incidentStatus(tb testing.TB, base string) (*haetae.Status, error) {
-	r := testnode.Do(tb, "GET", base+"/v1/status", "", nil)
-	if r.Status != 200 {
-		return nil, fmt.Errorf("GET %s/v1/status: %d %s", base, r.Status, r.Body)
-	}
-	var st haetae.Status
-	r.JSON(tb, &st)
-	return &st, nil
-}
-
-// incidentHistory is a node's history without disk incidents, which a test machine short of space
-// adds and which are not the subject here.
-func incidentHistory(tb testing.TB, base string) ([]*haetae.Incident, error) {
-	r := testnode.Do(tb, "GET", base+"/v1/incidents?limit=1000", "", nil)
-	if r.Status != 200 {
-		return nil, fmt.Errorf("GET %s/v1/incidents: %d %s", base, r.Status, r.Body)
-	}
-	var out struct{ Incidents []*haetae.Incident }
-	r.JSON(tb, &out)
-	return slices.DeleteFunc(out.Incidents, func(inc *haetae.Incident) bool { return strings.HasPrefix(inc.Fault, "disk_full:") }), nil
-}
-
-func incidentsOf(list []*haetae.Incident, fault string) []*haetae.Incident {
-	var out []*haetae.Incident
-	for _, inc := range list {
-		if inc.Fault == fault {
-			out = append(out, inc)
-		}
-	}
-	return out
-}
-
-func incidentSummary(list []*haetae.Incident) string {
-	var parts []string
-	for _, inc := range list {
-		p := inc.ID + ":" + inc.Status
-		if inc.Local {
-			p += ":local"
-		}
-		parts = append(parts, p)
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
-}
 
 // TestIncidentsDrill is issue 5's proof on containers: docker kill of a DC opens one incident naming it
 // within 15 s (the issue's requirement, so unlike the drills' speeds it is asserted), seen from both
@@ -68,7 +22,7 @@ func TestIncidentsDrill(t *testing.T) {
 	urls := c.URLs()
 	testnode.CheckFor(t, 60*time.Second, 500*time.Millisecond, func() error {
 		for i, u := range urls {
-			st, err := incidentStatus(t, u)
+			st, err := testnode.Status(t, u)
 			if err != nil {
 				return err
 			}
@@ -87,13 +41,13 @@ func TestIncidentsDrill(t *testing.T) {
 	testnode.CheckFor(t, 15*time.Second, 200*time.Millisecond, func() error {
 		inc = nil
 		for _, i := range []int{0, 1} {
-			list, err := incidentHistory(t, urls[i])
+			list, err := testnode.Incidents(t, urls[i])
 			if err != nil {
 				return err
 			}
-			mine := incidentsOf(list, "dc_unreachable:dc3")
+			mine := testnode.OfFault(list, "dc_unreachable:dc3")
 			if len(mine) != 1 || !mine[0].Open() {
-				return fmt.Errorf("%s shows %s", c.DC(i), incidentSummary(mine))
+				return fmt.Errorf("%s shows %s", c.DC(i), testnode.Summary(mine))
 			}
 			if inc != nil && inc.ID != mine[0].ID {
 				return fmt.Errorf("dc1 shows %s, dc2 shows %s", inc.ID, mine[0].ID)
@@ -112,13 +66,13 @@ func TestIncidentsDrill(t *testing.T) {
 	c.WaitReady()
 	testnode.CheckFor(t, 90*time.Second, time.Second, func() error {
 		for i, u := range urls {
-			list, err := incidentHistory(t, u)
+			list, err := testnode.Incidents(t, u)
 			if err != nil {
 				return err
 			}
-			mine := incidentsOf(list, "dc_unreachable:dc3")
+			mine := testnode.OfFault(list, "dc_unreachable:dc3")
 			if len(mine) != 1 || mine[0].Open() || mine[0].Local {
-				return fmt.Errorf("%s shows %s", c.DC(i), incidentSummary(mine))
+				return fmt.Errorf("%s shows %s", c.DC(i), testnode.Summary(mine))
 			}
 			inc = mine[0]
 		}
@@ -134,13 +88,13 @@ func TestIncidentsDrill(t *testing.T) {
 	c.Disconnect(0)
 	var own *haetae.Incident
 	testnode.CheckFor(t, 40*time.Second, 500*time.Millisecond, func() error {
-		st, err := incidentStatus(t, urls[0])
+		st, err := testnode.Status(t, urls[0])
 		if err != nil {
 			return err
 		}
-		mine := incidentsOf(st.OpenIncidents, "dc_unreachable:dc1")
+		mine := testnode.OfFault(st.OpenIncidents, "dc_unreachable:dc1")
 		if st.Quorum || len(mine) != 1 || mine[0].Impact != haetae.ImpactMajor {
-			return fmt.Errorf("dc1 cut off: quorum %v, open %s", st.Quorum, incidentSummary(st.OpenIncidents))
+			return fmt.Errorf("dc1 cut off: quorum %v, open %s", st.Quorum, testnode.Summary(st.OpenIncidents))
 		}
 		own = mine[0]
 		page := testnode.Do(t, "GET", urls[0]+"/status", "", nil)
@@ -148,12 +102,12 @@ func TestIncidentsDrill(t *testing.T) {
 			return fmt.Errorf("dc1's page does not say it has no quorum and show %s", own.ID)
 		}
 		for _, i := range []int{1, 2} {
-			list, err := incidentHistory(t, urls[i])
+			list, err := testnode.Incidents(t, urls[i])
 			if err != nil {
 				return err
 			}
-			if lost := incidentsOf(list, "dc_unreachable:dc1"); len(lost) != 1 || !lost[0].Open() {
-				return fmt.Errorf("%s shows %s for dc1", c.DC(i), incidentSummary(lost))
+			if lost := testnode.OfFault(list, "dc_unreachable:dc1"); len(lost) != 1 || !lost[0].Open() {
+				return fmt.Errorf("%s shows %s for dc1", c.DC(i), testnode.Summary(lost))
 			}
 		}
 		return nil
@@ -168,19 +122,19 @@ func TestIncidentsDrill(t *testing.T) {
 	testnode.CheckFor(t, 120*time.Second, time.Second, func() error {
 		var views []string
 		for i, u := range urls {
-			list, err := incidentHistory(t, u)
+			list, err := testnode.Incidents(t, u)
 			if err != nil {
 				return err
 			}
 			for _, x := range list {
 				if x.Local || x.Open() {
-					return fmt.Errorf("%s still shows %s", c.DC(i), incidentSummary(list))
+					return fmt.Errorf("%s still shows %s", c.DC(i), testnode.Summary(list))
 				}
 			}
-			if n := len(incidentsOf(list, "dc_unreachable:dc1")); n != 1 {
-				return fmt.Errorf("%s shows %d incidents of dc1 cut off: %s", c.DC(i), n, incidentSummary(list))
+			if n := len(testnode.OfFault(list, "dc_unreachable:dc1")); n != 1 {
+				return fmt.Errorf("%s shows %d incidents of dc1 cut off: %s", c.DC(i), n, testnode.Summary(list))
 			}
-			views = append(views, incidentSummary(list))
+			views = append(views, testnode.Summary(list))
 		}
 		if views[0] != views[1] || views[1] != views[2] {
 			return fmt.Errorf("the histories differ:\n%s\n%s\n%s", views[0], views[1], views[2])
@@ -189,8 +143,8 @@ func TestIncidentsDrill(t *testing.T) {
 		return nil
 	})
 	t.Logf("one history on every DC %s after the link came back: %s", time.Since(healed).Round(time.Millisecond), final)
-	list, _ := incidentHistory(t, urls[1])
-	mine := incidentsOf(list, "dc_unreachable:dc1")[0]
+	list, _ := testnode.Incidents(t, urls[1])
+	mine := testnode.OfFault(list, "dc_unreachable:dc1")[0]
 	if !slices.ContainsFunc(mine.Updates, func(u haetae.Update) bool { return u.By == "dc1" }) || mine.Impact != haetae.ImpactMajor {
 		t.Fatalf("what dc1 saw alone is not in the history: %+v", mine)
 	}

@@ -239,7 +239,8 @@ func (s *Service) view() []*haetae.Incident {
 	}
 	for id, l := range s.journal.Local {
 		if s.hist[id] == nil {
-			out = append(out, l)
+			c := clone(l) // the journal's copy changes under the lock; readers get their own
+			out = append(out, &c)
 		}
 	}
 	haetae.SortIncidents(out)

@@ -84,8 +84,7 @@ var routeClasses = map[string]Class{
 	"create_rental":   Normal,
 	"list_rentals":    Normal,
 	"get_rental":      Normal,
-	"status_page":     Normal,
-	"incident":        Normal,
+	"get_incident":    Normal,
 	"not_found":       Normal,
 	"create_merchant": Normal,
 	"create_vehicle":  Normal,
@@ -96,13 +95,19 @@ var routeClasses = map[string]Class{
 	"incidents_atom": Sheddable,
 	"list_incidents": Sheddable,
 
-	// exempt: probes, metrics and the operator's levers
-	"healthz":         Exempt,
-	"readyz":          Exempt,
-	"metrics":         Exempt,
-	"admin_drain":     Exempt,
-	"create_incident": Exempt,
-	"update_incident": Exempt,
+	// exempt: probes, metrics, the operator's levers, and the status page people open when a node sheds
+	// (served from the node's own copy, cheap)
+	"healthz":             Exempt,
+	"readyz":              Exempt,
+	"metrics":             Exempt,
+	"admin_drain":         Exempt,
+	"create_incident":     Exempt,
+	"add_incident_update": Exempt,
+	"list_webhooks":       Exempt,
+	"create_webhook":      Exempt,
+	"delete_webhook":      Exempt,
+	"status_page":         Exempt,
+	"status_css":          Exempt,
 }
 
 // ClassOf returns the class of a route by its name. A route it does not know is normal: a new endpoint

@@ -62,6 +62,8 @@ type Server struct {
 	// TokenRate holds each bearer token to its own rate, and AddrRate each address on the routes that
 	// take no token; a client over its rate gets 429 rate_limited (nil: no limit).
 	TokenRate, AddrRate *admission.RateLimiter
+	// Incidents keeps the incident history and answers the status (nil: those endpoints answer 404).
+	Incidents haetae.IncidentService
 
 	metrics *metrics
 	logins  *loginLimiter

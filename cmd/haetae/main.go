@@ -91,5 +91,8 @@ func commands(env *Env) []*ffcli.Command {
 		benchCommand(env),
 		loadCommand(env),
 		drainCommand(env),
+		statusCommand(env),
+		incidentCommand(env),
+		webhookCommand(env),
 	}
 }

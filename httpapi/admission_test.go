@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,6 +81,17 @@ func TestShedsByClassWithRetryAfter(t *testing.T) {
 	for _, tk := range held {
 		tk.Done()
 	}
+	// The status page's detector reads the shedding and opens an incident by itself.
+	testnode.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		r := testnode.Do(t, "GET", base+"/v1/incidents?limit=20", "", nil)
+		if r.Status != 200 {
+			return fmt.Errorf("incidents: %d %s", r.Status, r.Body)
+		}
+		if !strings.Contains(string(r.Body), "Load being shed") {
+			return fmt.Errorf("no load-shedding incident yet: %s", r.Body)
+		}
+		return nil
+	})
 	if r := testnode.DoJSON(t, "POST", base+"/v1/rooms/"+rm.ID+"/messages", alice, map[string]string{"client_id": "after", "text": "hi"}); r.Status != 201 {
 		t.Fatalf("send once the slots are free: %d %s", r.Status, r.Body)
 	}

@@ -16,7 +16,9 @@ import (
 // t0 is when the rides of these tests start: 10:00 KST.
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("KST", 9*3600))
 
-func at(min, sec int) time.Time { return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second) }
+func at(min, sec int) time.Time {
+	return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+}
 
 func lock(atMin, receivedMin int) haetae.VehicleEvent {
 	return haetae.VehicleEvent{Vehicle: "s1", ClientID: "e", Type: haetae.VehicleLocked, At: at(atMin, 0), ReceivedAt: at(receivedMin, 0)}
@@ -35,7 +37,9 @@ func ret(atMin int, lockedAtMin ...int) *haetae.RiderReturn {
 	return r
 }
 
-func down(fromMin, toMin int) haetae.Interval { return haetae.Interval{From: at(fromMin, 0), To: at(toMin, 0)} }
+func down(fromMin, toMin int) haetae.Interval {
+	return haetae.Interval{From: at(fromMin, 0), To: at(toMin, 0)}
+}
 
 // TestComputeBill is the billing rules, one case each, with the default fares: 1,000 won to unlock,
 // 150 won a minute, at most 30,000 won a day; a lock may be 2 minutes ahead of its receipt and a
@@ -193,7 +197,7 @@ func (genRide) Generate(r *mrand.Rand, _ int) reflect.Value {
 
 func randomRide(r *rand.Rand) haetae.Ride {
 	start := t0.Add(time.Duration(r.Int64N(int64(365*24*time.Hour))) - 180*24*time.Hour).Add(time.Duration(r.Int64N(int64(time.Second))))
-	span := time.Duration(1+r.Int64N(int64(3*24*time.Hour))) // rides up to three days
+	span := time.Duration(1 + r.Int64N(int64(3*24*time.Hour))) // rides up to three days
 	offset := func() time.Duration { return time.Duration(r.Int64N(int64(span+span/2))) - span/4 }
 	ride := haetae.Ride{StartedAt: start, Rules: haetae.FareRules{
 		UnlockWon:     r.Int64N(5000),

@@ -9,6 +9,9 @@
 //   - KV haetae_sessions: t.<sha256(token)> → session; the bucket's TTL expires them.
 //   - KV haetae_rooms: room.<id> → room record; member.<user>.<id> → index for listing;
 //     read.<user>.<id> → read position.
+//   - KV haetae_rentals: vehicle.<id>, vevent.<vehicle>.<client_id>, rental.<id>, rider.<user>.<id>
+//     (rentals.go); a rental and its vehicle change together in atomic batches.
+//   - KV haetae_outages: outage.<node>.<start> → a period in which that node had no quorum.
 //
 // No stream and no consumer per room or per user: a million rooms are a million subjects.
 package jsstore
@@ -127,11 +130,15 @@ type Store struct {
 	users    jetstream.KeyValue
 	sessions jetstream.KeyValue
 	rooms    jetstream.KeyValue
+	rentals  jetstream.KeyValue
+	outages  jetstream.KeyValue
 
 	Users    *UserService
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
+	// Outages is the record of no-quorum periods; the rental service is made by [NewRentals].
+	Outages *OutageLog
 
 	// streams lists, in the order Open made them, every stream the store keeps (buckets' included).
 	streams []string
@@ -178,6 +185,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.openRentals(ctx); err != nil {
+		return nil, err
+	}
+	s.Outages = &OutageLog{s: s}
 	s.Users = &UserService{s: s, cache: newTokenCache(50000)}
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
 	s.Messages = newMessageService(s)
@@ -187,6 +198,20 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openRentals makes the buckets of rentals: vehicles, reports and rentals, changed together in atomic
+// batches; and the record of no-quorum periods, which billing excludes.
+func (s *Store) openRentals(ctx context.Context) error {
+	var err error
+	if s.rentals, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: rentalsBucket, Description: "haetae vehicles, their reports, rentals"}); err != nil {
+		return err
+	}
+	if err := s.allowAtomic(ctx, "KV_"+rentalsBucket); err != nil {
+		return err
+	}
+	s.outages, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: outagesBucket, Description: "haetae periods in which a node had no quorum"})
+	return err
 }
 
 // Close stops the background work. In-flight sends are finished or failed first.

@@ -238,11 +238,11 @@ type Bill struct {
 }
 
 // AcceptedLock reports whether ev proves that the vehicle was locked during a ride that started at
-// start: a lock report whose time is no earlier than the start and no later than its receipt plus
-// skew. A vehicle clock that runs ahead by more than skew, or a late report of an earlier ride's lock,
-// proves nothing about this ride.
+// start: a lock report whose time is no earlier than the start (to the whole second, since vehicles
+// may report whole seconds) and no later than its receipt plus skew. A vehicle clock that runs ahead
+// by more than skew, or a late report of an earlier ride's lock, proves nothing about this ride.
 func AcceptedLock(ev VehicleEvent, start time.Time, skew time.Duration) bool {
-	return ev.Type == VehicleLocked && !ev.At.Before(start) && !ev.At.After(ev.ReceivedAt.Add(skew))
+	return ev.Type == VehicleLocked && !ev.At.Before(start.Truncate(time.Second)) && !ev.At.After(ev.ReceivedAt.Add(skew))
 }
 
 // FirstLock is the earliest accepted lock among events, in whatever order they came.
@@ -268,7 +268,7 @@ func RideEnd(r Ride) (end time.Time, by string, ok bool) {
 	}
 	if ret := r.Return; ret != nil {
 		t, how := ret.At, EndedByReturn
-		if l := ret.LockedAt; l != nil && !l.Before(r.StartedAt) && !l.After(ret.At) &&
+		if l := ret.LockedAt; l != nil && !l.Before(r.StartedAt.Truncate(time.Second)) && !l.After(ret.At) &&
 			(!locked || absDuration(l.Sub(lock)) <= r.Rules.LockTolerance) {
 			t, how = *l, EndedByLockedAt
 		}

@@ -132,6 +132,19 @@ func TestBillSpanWholeSeconds(t *testing.T) {
 	}
 }
 
+// TestLockInTheStartingSecond: a vehicle that reports whole seconds and locks within the second the
+// ride started in has ended the ride, at its start.
+func TestLockInTheStartingSecond(t *testing.T) {
+	start := t0.Add(300 * time.Millisecond)
+	ride := haetae.Ride{StartedAt: start, Rules: haetae.DefaultFareRules, Events: []haetae.VehicleEvent{
+		{Type: haetae.VehicleLocked, At: t0, ReceivedAt: t0.Add(time.Second)},
+	}}
+	b, ok := haetae.ComputeBill(ride)
+	if !ok || !b.EndedAt.Equal(start) || b.BilledSeconds != 0 || b.FareWon != 1000 {
+		t.Fatalf("bill %+v (ended %v), want the ride ended at its start for the unlock fee", b, ok)
+	}
+}
+
 func TestFareRulesValidate(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -380,7 +393,7 @@ func FuzzComputeBill(f *testing.F) {
 			t.Fatalf("fare %d above the cap %d", b.FareWon, haetae.FareCap(ride.Rules, minutes))
 		}
 		for _, ev := range ride.Events {
-			if haetae.AcceptedLock(ev, start, ride.Rules.LockSkew) && (ev.At.Before(start) || ev.At.After(ev.ReceivedAt.Add(ride.Rules.LockSkew))) {
+			if haetae.AcceptedLock(ev, start, ride.Rules.LockSkew) && (ev.At.Before(start.Truncate(time.Second)) || ev.At.After(ev.ReceivedAt.Add(ride.Rules.LockSkew))) {
 				t.Fatalf("accepted a lock outside [start, receipt+skew]: %+v", ev)
 			}
 		}

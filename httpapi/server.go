@@ -26,6 +26,7 @@ type Server struct {
 	Rooms    haetae.RoomService
 	Messages haetae.MessageService
 	Live     haetae.LiveService
+	Rentals  haetae.RentalService
 	Limits   haetae.Limits
 	Logger   *slog.Logger
 	// Ready reports whether this node can take writes now: in a cluster, whether it reaches a majority.

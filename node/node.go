@@ -60,6 +60,9 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	Store                   jsstore.Config
 	Logger                  *slog.Logger
+
+	// Rentals are the fare rules and the closer's settings; the node wires their downtime.
+	Rentals jsstore.RentalConfig
 }
 
 // DefaultConfig is what `haetae serve` runs with no flags.
@@ -70,6 +73,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 15 * time.Second,
 		StartTimeout:    2 * time.Minute,
 		Store:           jsstore.DefaultConfig(),
+		Rentals:         jsstore.DefaultRentalConfig(),
 		Logger:          slog.Default(),
 	}
 }
@@ -84,11 +88,16 @@ type Node struct {
 	Registry       *prometheus.Registry
 	AdminTokenPath string
 
+	// Rentals is the rental service; Downtime what its billing excludes (see Open).
+	Rentals  *jsstore.RentalService
+	Downtime haetae.DowntimeSource
+
 	nc      *nats.Conn
 	lock    *os.File
 	dir     *directory
 	stale   *staleness
 	leaders *leaders
+	quorumW *quorumWatch
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,6 +118,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	cfg.Store.Logger = cfg.Logger
 	if err := cfg.Store.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Rentals.Validate(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -172,11 +184,25 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// Rental billing excludes the platform's downtime. It is, for now, the record of no-quorum
+	// periods: every node's, from the replicated outage log, and this node's own not written yet.
+	//
+	// The incident history (issue 5) plugs in here: when it lands, make Downtime
+	// haetae.Downtimes{n.quorumW, <the incidents affecting haetae.ComponentRentals>}.
+	n.quorumW = startQuorumWatch(&quorumWatch{log: n.Store.Outages, quorum: n.NATS.Quorum, now: storeCfg.Now,
+		node: nodeName, dc: dc, logger: cfg.Logger})
+	n.Downtime = haetae.Downtimes{n.quorumW}
+	rentalsCfg := cfg.Rentals
+	rentalsCfg.Downtime = n.Downtime
+	if n.Rentals, err = jsstore.NewRentals(n.Store, rentalsCfg); err != nil {
+		return err
+	}
 	n.API = &httpapi.Server{
 		Users:        n.Store.Users,
 		Rooms:        n.Store.Rooms,
 		Messages:     n.Store.Messages,
 		Live:         n.Store.Live,
+		Rentals:      n.Rentals,
 		Limits:       cfg.Store.Limits,
 		Logger:       cfg.Logger,
 		Ready:        n.NATS.Quorum,
@@ -319,6 +345,12 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	if n.dir != nil {
 		n.dir.close()
+	}
+	if n.Rentals != nil {
+		n.Rentals.Close()
+	}
+	if n.quorumW != nil {
+		n.quorumW.close()
 	}
 	if n.Store != nil {
 		n.Store.Close()

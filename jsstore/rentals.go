@@ -487,7 +487,7 @@ func (rs *RentalService) ReturnRental(ctx context.Context, rider, id, clientID s
 		ret := &haetae.RiderReturn{ClientID: clientID, At: now}
 		if lockedAt != nil {
 			l := lockedAt.UTC()
-			if l.Before(rec.StartedAt) || l.After(now.Add(rec.Ride.Rules.LockSkew)) {
+			if l.Before(rec.StartedAt.Truncate(time.Second)) || l.After(now.Add(rec.Ride.Rules.LockSkew)) {
 				return nil, haetae.Errorf(haetae.EInvalid, "locked_at lies outside the ride: it started at %s and it is %s now", rec.StartedAt.Format(time.RFC3339), now.Format(time.RFC3339))
 			}
 			if l.After(now) {

@@ -223,6 +223,20 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleApp serves the web page and its files.
+func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) error {
+	if s.App == nil {
+		return haetae.Errorf(haetae.ENotFound, "this node serves no web page")
+	}
+	s.App.ServeHTTP(w, r)
+	return nil
+}
+
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.App != nil {
+		// A person who opens the node's address in a browser gets the web page.
+		http.Redirect(w, r, "/app/", http.StatusSeeOther)
+		return nil
+	}
 	return haetae.Errorf(haetae.ENotFound, "no such endpoint: %s", r.URL.Path)
 }

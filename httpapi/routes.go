@@ -50,6 +50,9 @@ func (s *Server) routes() {
 	s.handle("/v1/admin/drain", map[string]method{
 		http.MethodPost: {admin: true, name: "admin_drain", h: s.handleDrain},
 	})
+	s.handle("/app/", map[string]method{
+		http.MethodGet: {name: "web_app", h: s.handleApp},
+	})
 	s.handle("/healthz", map[string]method{
 		http.MethodGet: {name: "healthz", h: s.handleHealthz},
 	})

@@ -42,6 +42,8 @@ type Server struct {
 	MaxLiveConns int
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
+	// App, when set, serves the web page at /app/ (package webapp).
+	App http.Handler
 	// AdminToken is the operator's credential for the admin endpoints; empty disables them.
 	AdminToken string
 	// Drain, when set, evacuates the node for POST /v1/admin/drain and returns the streams whose
@@ -144,6 +146,9 @@ func (s *Server) handle(path string, methods map[string]method) {
 			id = nextRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		if cors(w, r) {
+			return // a preflight, answered
+		}
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		r = r.WithContext(ctx)
 		m, ok := methods[r.Method]
@@ -222,6 +227,27 @@ func (s *Server) quorum() error {
 		return &haetae.Error{Code: haetae.ENoQuorum, Op: "quorum", Message: "this node cannot reach a majority of the data centers (" + err.Error() + "); retry on another node", Err: err}
 	}
 	return nil
+}
+
+// cors lets pages from any origin call the API: the web page of one node fails over to the others,
+// which are other origins. That is safe because the API authenticates by bearer token only, never by
+// cookie, so a foreign page can do nothing its user could not. It answers a preflight itself and
+// reports that it did.
+func cors(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, Haetae-Max-Staleness")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // checkAdmin accepts only the admin token, compared in constant time.

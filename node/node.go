@@ -24,6 +24,7 @@ import (
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/webapp"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -209,6 +210,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		MaxLiveConns: cfg.MaxLiveConns,
 		Registry:     n.Registry,
 		AdminToken:   cfg.AdminToken,
+		App:          webapp.Handler("/app/"),
 	}
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {

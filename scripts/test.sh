@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Haetae, as CI does: vet and staticcheck, the whole suite with the race detector,
-# then each fuzz target briefly. It installs nothing today beyond Go modules; tests that need Docker or Chromium will
-# install or check them here.
+# then each fuzz target briefly. It installs what the tests need and a fresh Debian machine lacks (Chromium,
+# from Debian's packages) and checks what it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,21 @@ FUZZTIME=${FUZZTIME:-5s}
 step() { printf '\n== %s\n' "$*"; }
 
 command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/doc/install)"; exit 1; }
+
+step "test dependencies"
+# The browser tests drive headless Chromium, from Debian's packages; they fail (not skip) in CI without it.
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing Chromium from Debian's packages (for the browser tests)"
+    sudo=""; [ "$(id -u)" != 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test.sh: Chromium is missing and there is no apt-get to install it; install chromium and retry"
+    [ -n "${CI:-}" ] && exit 1
+  fi
+fi
+command -v chromium >/dev/null 2>&1 && chromium --version 2>/dev/null | head -1 || true
 
 step "go vet"
 go vet ./...

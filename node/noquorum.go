@@ -39,6 +39,15 @@ type quorumWatch struct {
 // seconds the routes take to notice a dead link).
 const quorumWatchEvery = 250 * time.Millisecond
 
+// NoQuorumSince says whether this node has no majority now, as its record of downtime has it, and
+// since when by the node's clock.
+func (n *Node) NoQuorumSince() (time.Time, bool) {
+	if n.quorumW == nil {
+		return time.Time{}, false
+	}
+	return n.quorumW.noQuorumSince()
+}
+
 func startQuorumWatch(w *quorumWatch) *quorumWatch {
 	w.quit, w.done = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -108,6 +117,13 @@ func (w *quorumWatch) Downtime(ctx context.Context, component string, from, to t
 		ivs = append(ivs, haetae.Interval{From: w.since, To: w.now()})
 	}
 	return ivs, nil
+}
+
+// noQuorumSince returns when the period under way began, if one is.
+func (w *quorumWatch) noQuorumSince() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.since, !w.since.IsZero()
 }
 
 // close stops watching, recording first what has ended if it can.

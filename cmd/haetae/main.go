@@ -88,5 +88,7 @@ func commands(env *Env) []*ffcli.Command {
 		tailCommand(env),
 		benchCommand(env),
 		drainCommand(env),
+		rideCommand(env),
+		vehicleCommand(env),
 	}
 }

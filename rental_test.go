@@ -405,3 +405,34 @@ func FuzzComputeBill(f *testing.F) {
 		}
 	})
 }
+
+// TestWorkedExample is the worked example of docs/api.md ("Billing"), number for number.
+func TestWorkedExample(t *testing.T) {
+	kst := func(h, m, s int) time.Time { return time.Date(2026, 3, 2, h, m, s, 0, t0.Location()) }
+	cut := []haetae.Interval{{From: kst(10, 12, 30), To: kst(10, 34, 30)}}
+	lockReport := haetae.VehicleEvent{Type: haetae.VehicleLocked, At: kst(10, 14, 10), ReceivedAt: kst(10, 41, 0)}
+	lockedAt := kst(10, 14, 10)
+	cases := []struct {
+		name     string
+		ride     haetae.Ride
+		billed   int64
+		excluded int64
+		fare     int64
+	}{
+		{"late_vehicle_report", haetae.Ride{Events: []haetae.VehicleEvent{lockReport}, Downtime: cut}, 750, 100, 2950},
+		{"return_after_the_cut", haetae.Ride{Return: &haetae.RiderReturn{At: kst(10, 34, 40)}, Downtime: cut}, 760, 1320, 2950},
+		{"same_without_downtime", haetae.Ride{Return: &haetae.RiderReturn{At: kst(10, 34, 40)}}, 2080, 0, 6250},
+		{"return_naming_locked_at", haetae.Ride{Return: &haetae.RiderReturn{At: kst(10, 34, 40), LockedAt: &lockedAt}, Downtime: cut}, 750, 100, 2950},
+		{"seven_hours", haetae.Ride{Return: &haetae.RiderReturn{At: kst(17, 0, 0)}}, 7 * 3600, 0, 30000},
+		{"twenty_five_hours", haetae.Ride{Return: &haetae.RiderReturn{At: kst(10, 0, 0).Add(25 * time.Hour)}}, 25 * 3600, 0, 60000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.ride.StartedAt, c.ride.Rules = kst(10, 0, 0), haetae.DefaultFareRules
+			b, ok := haetae.ComputeBill(c.ride)
+			if !ok || b.BilledSeconds != c.billed || b.ExcludedSeconds != c.excluded || b.FareWon != c.fare {
+				t.Fatalf("bill %+v, want %d s billed, %d s excluded, %d won", b, c.billed, c.excluded, c.fare)
+			}
+		})
+	}
+}

@@ -1,5 +1,6 @@
 // Package e2e tests the haetae binary as a process: it is built once, run on loopback, and killed with
-// real signals. The multi-DC container drills live here too.
+// real signals. The multi-DC container drills, which run the binary in Docker, one container per data
+// center, are in e2e/drill (docs/reliability.md).
 package e2e
 
 import (

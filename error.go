@@ -18,6 +18,7 @@ const (
 	EWeakPassword        = "weak_password"        // 400
 	ETooManyMembers      = "too_many_members"     // 400
 	ETooManyRooms        = "too_many_rooms"       // 400: a user is in as many rooms as allowed
+	EInvalidCode         = "invalid_code"         // 400: not the shape of a gift code
 	EUnauthorized        = "unauthorized"         // 401
 	EBadCredentials      = "bad_credentials"      // 401
 	EForbidden           = "forbidden"            // 403
@@ -27,6 +28,7 @@ const (
 	ENameTaken           = "name_taken"           // 409
 	EIdempotencyConflict = "idempotency_conflict" // 409
 	EConflict            = "conflict"             // 409
+	EAlreadyRedeemed     = "already_redeemed"     // 409: the gift was redeemed, by another key
 	EGone                = "expired"              // 410
 	ETooLarge            = "too_large"            // 413
 	ERateLimited         = "rate_limited"         // 429

@@ -71,6 +71,8 @@ type Session struct {
 type UserService interface {
 	// CreateUser registers name. Errors: invalid_name, weak_password, name_taken.
 	CreateUser(ctx context.Context, name, password string) error
+	// CreateMerchant registers name as a merchant: a user who may redeem gifts. Errors: as CreateUser.
+	CreateMerchant(ctx context.Context, name, password string) error
 	// CreateSession checks the password and issues a token. Errors: bad_credentials.
 	CreateSession(ctx context.Context, name, password string) (*Session, error)
 	// Authenticate returns the user a token belongs to. Errors: unauthorized (unknown or expired).

@@ -19,6 +19,9 @@ type Limits struct {
 	BodyMax          int64
 	HistoryDefault   int
 	HistoryMax       int
+	ProductMax       int // characters of a gift's product
+	GiftsDefault     int // gifts listed when no limit is given
+	GiftsMax         int // most gifts listed at once
 }
 
 // DefaultLimits are the limits written in the API contract.
@@ -33,6 +36,9 @@ var DefaultLimits = Limits{
 	BodyMax:        64 << 10,
 	HistoryDefault: 50,
 	HistoryMax:     500,
+	ProductMax:     100,
+	GiftsDefault:   100,
+	GiftsMax:       500,
 }
 
 // ValidName checks a user name: NameMin–NameMax characters of [a-z0-9_.-].

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/haetae/haetae"
 )
@@ -16,6 +17,8 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// Redeemed details an already_redeemed error: when, by whom and where the gift was redeemed.
+	Redeemed *haetae.RedeemedError
 }
 
 // Error reads "code: message", as the CLI prints it.
@@ -26,16 +29,23 @@ func (e *APIError) Error() string {
 	return e.Code + ": " + e.Message
 }
 
-// Unwrap returns the error as the domain's [haetae.Error].
+// Unwrap returns the error as the domain's [haetae.Error], which wraps the [*haetae.RedeemedError] of
+// an already_redeemed error.
 func (e *APIError) Unwrap() error {
-	return &haetae.Error{Code: e.Code, Message: e.Message}
+	he := &haetae.Error{Code: e.Code, Message: e.Message}
+	if e.Redeemed != nil {
+		he.Err = e.Redeemed
+	}
+	return he
 }
 
 // errorBody is the API's error response: {"error":{"code","message"}}.
 type errorBody struct {
 	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code       string             `json:"code"`
+		Message    string             `json:"message"`
+		RedeemedAt *time.Time         `json:"redeemed_at"`
+		Redemption *haetae.Redemption `json:"redemption"`
 	} `json:"error"`
 }
 
@@ -47,6 +57,9 @@ func readAPIError(resp *http.Response) *APIError {
 	var body errorBody
 	if json.Unmarshal(b, &body) == nil && body.Error != nil && body.Error.Code != "" {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
+		if be := body.Error; be.RedeemedAt != nil && be.Redemption != nil {
+			e.Redeemed = &haetae.RedeemedError{RedeemedAt: *be.RedeemedAt, Redemption: *be.Redemption}
+		}
 		return e
 	}
 	e.Code = codeOfStatus(resp.StatusCode)

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/haetae/haetae"
 )
@@ -20,6 +22,7 @@ var statusOf = map[string]int{
 	haetae.EWeakPassword:        http.StatusBadRequest,
 	haetae.ETooManyMembers:      http.StatusBadRequest,
 	haetae.ETooManyRooms:        http.StatusBadRequest,
+	haetae.EInvalidCode:         http.StatusBadRequest,
 	haetae.EUnauthorized:        http.StatusUnauthorized,
 	haetae.EBadCredentials:      http.StatusUnauthorized,
 	haetae.EForbidden:           http.StatusForbidden,
@@ -30,6 +33,7 @@ var statusOf = map[string]int{
 	haetae.ENameTaken:           http.StatusConflict,
 	haetae.EIdempotencyConflict: http.StatusConflict,
 	haetae.EConflict:            http.StatusConflict,
+	haetae.EAlreadyRedeemed:     http.StatusConflict,
 	haetae.EVehicleInUse:        http.StatusConflict,
 	haetae.EGone:                http.StatusGone,
 	haetae.ETooLarge:            http.StatusRequestEntityTooLarge,
@@ -59,6 +63,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RedeemedAt and Redemption name when and where a gift was redeemed, on already_redeemed.
+	RedeemedAt *time.Time         `json:"redeemed_at,omitempty"`
+	Redemption *haetae.Redemption `json:"redemption,omitempty"`
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -70,7 +77,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	writeJSON(w, status, errorBody{errorDetail{Code: code, Message: haetae.ErrorMessage(err)}})
+	detail := errorDetail{Code: code, Message: haetae.ErrorMessage(err)}
+	var re *haetae.RedeemedError
+	if errors.As(err, &re) {
+		detail.RedeemedAt, detail.Redemption = &re.RedeemedAt, &re.Redemption
+	}
+	writeJSON(w, status, errorBody{detail})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

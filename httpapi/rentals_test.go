@@ -9,8 +9,6 @@ import (
 	"github.com/haetae/haetae/internal/testnode"
 )
 
-const testAdminToken = "admin-token-for-tests-0123456789"
-
 // TestRentalsOverHTTP drives the rental routes through a real node: a vehicle is registered, reports
 // its unlock (a repeat is 200), a ride starts (a repeat is 200), the vehicle reports its lock late,
 // and the ride's fare is for the riding time.

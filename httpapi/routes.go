@@ -24,6 +24,19 @@ func (s *Server) routes() {
 	s.handle("/v1/rooms/{room}/read", map[string]method{
 		http.MethodPost: {auth: true, write: true, name: "mark_read", h: s.handleMarkRead},
 	})
+	s.handle("/v1/merchants", map[string]method{
+		http.MethodPost: {admin: true, write: true, name: "create_merchant", h: s.handleCreateMerchant},
+	})
+	s.handle("/v1/gifts", map[string]method{
+		http.MethodGet:  {auth: true, name: "list_gifts", h: s.handleListGifts},
+		http.MethodPost: {auth: true, write: true, name: "send_gift", h: s.handleSendGift},
+	})
+	s.handle("/v1/gifts/{code}", map[string]method{
+		http.MethodGet: {auth: true, name: "get_gift", h: s.handleGetGift},
+	})
+	s.handle("/v1/gifts/{code}/redeem", map[string]method{
+		http.MethodPost: {auth: true, write: true, name: "redeem_gift", h: s.handleRedeem},
+	})
 	s.handle("/v1/vehicles", map[string]method{
 		http.MethodPost: {admin: true, write: true, name: "create_vehicle", h: s.handleCreateVehicle},
 	})

@@ -26,6 +26,7 @@ type Server struct {
 	Rooms    haetae.RoomService
 	Messages haetae.MessageService
 	Live     haetae.LiveService
+	Gifts    haetae.GiftService
 	Rentals  haetae.RentalService
 	Limits   haetae.Limits
 	Logger   *slog.Logger
@@ -42,6 +43,10 @@ type Server struct {
 	MaxLiveConns int
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
+	// RedeemRate is the redemption attempts per second each merchant may make on this node, and
+	// RedeemBurst how many at once (0: DefaultRedeemRate and twice that); more get 429 rate_limited.
+	RedeemRate  float64
+	RedeemBurst int
 	// App, when set, serves the web page at /app/ (package webapp).
 	App http.Handler
 	// AdminToken is the operator's credential for the admin endpoints; empty disables them.
@@ -52,6 +57,7 @@ type Server struct {
 
 	metrics *metrics
 	logins  *loginLimiter
+	redeems *redeemLimiter
 	mux     *http.ServeMux
 	once    sync.Once
 
@@ -75,6 +81,7 @@ func (s *Server) init() {
 	}
 	s.metrics = newMetrics(s.Registry)
 	s.logins = newLoginLimiter()
+	s.redeems = newRedeemLimiter(s.RedeemRate, s.RedeemBurst)
 	s.liveConns = map[*liveConn]struct{}{}
 	s.mux = http.NewServeMux()
 	s.routes()

@@ -9,6 +9,8 @@
 //   - KV haetae_sessions: t.<sha256(token)> → session; the bucket's TTL expires them.
 //   - KV haetae_rooms: room.<id> → room record; member.<user>.<id> → index for listing;
 //     read.<user>.<id> → read position.
+//   - KV haetae_gifts: gift.<code> → gift; u.<user>.<code> → index for listing; send.<sender>.<client_id>
+//     and redeem.<merchant>.<key> → idempotency records. See gifts.go for how exactly-once is kept.
 //   - KV haetae_rentals: vehicle.<id>, vevent.<vehicle>.<client_id>, rental.<id>, rider.<user>.<id>
 //     (rentals.go); a rental and its vehicle change together in atomic batches.
 //   - KV haetae_outages: outage.<node>.<start> → a period in which that node had no quorum.
@@ -41,6 +43,13 @@ type Config struct {
 	DedupeWindow time.Duration
 	// SessionTTL is how long a token is accepted.
 	SessionTTL time.Duration
+	// GiftTTL is how long a gift may be redeemed after it is sent.
+	GiftTTL time.Duration
+	// GiftRetention is how long gifts, and the idempotency records of their sends and redemptions,
+	// are kept after GiftTTL: the gifts bucket's max age is GiftTTL + GiftRetention.
+	GiftRetention time.Duration
+	// DC and NodeName name where this node runs; a redemption records them.
+	DC, NodeName string
 	// BatchMax caps the messages committed in one atomic batch (one fsync).
 	BatchMax int
 	// BatchWorkers is how many batches may be in flight at once per shard.
@@ -82,6 +91,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dedupe-window must be at least 1s, not %s", c.DedupeWindow)
 	case c.SessionTTL < time.Minute:
 		return fmt.Errorf("session-ttl must be at least 1m, not %s", c.SessionTTL)
+	case c.GiftTTL < time.Second:
+		return fmt.Errorf("gift-ttl must be at least 1s, not %s", c.GiftTTL)
+	case c.GiftRetention < 24*time.Hour:
+		return fmt.Errorf("gift retention must be at least 24h (idempotency keys are remembered that long), not %s", c.GiftRetention)
 	case c.LiveBuffer < 1:
 		return fmt.Errorf("live buffer must be at least 1")
 	case c.RequestTimeout < time.Millisecond:
@@ -111,6 +124,9 @@ func DefaultConfig() Config {
 		Shards:         1,
 		DedupeWindow:   15 * time.Minute,
 		SessionTTL:     7 * 24 * time.Hour,
+		GiftTTL:        90 * 24 * time.Hour,
+		GiftRetention:  30 * 24 * time.Hour,
+		NodeName:       "haetae",
 		BatchMax:       256,
 		BatchWorkers:   1,
 		LiveBuffer:     4096,
@@ -130,6 +146,7 @@ type Store struct {
 	users    jetstream.KeyValue
 	sessions jetstream.KeyValue
 	rooms    jetstream.KeyValue
+	gifts    jetstream.KeyValue
 	rentals  jetstream.KeyValue
 	outages  jetstream.KeyValue
 
@@ -137,6 +154,7 @@ type Store struct {
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
+	Gifts    *GiftService
 	// Outages is the record of no-quorum periods; the rental service is made by [NewRentals].
 	Outages *OutageLog
 
@@ -148,6 +166,7 @@ const (
 	usersBucket    = "haetae_users"
 	sessionsBucket = "haetae_sessions"
 	roomsBucket    = "haetae_rooms"
+	giftsBucket    = "haetae_gifts"
 	msgStreamFmt   = "HAETAE_MSGS_%d"
 	msgSubjectFmt  = "haetae.msg.%d.%s"
 	tickSubjectFmt = "haetae.tick.%d"
@@ -185,13 +204,22 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	// Made after the older streams, so that their positions in Streams (leader spreading) stay.
+	if s.gifts, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: giftsBucket, Description: "haetae gift coupons, their index and idempotency records", TTL: cfg.GiftTTL + cfg.GiftRetention}); err != nil {
+		return nil, err
+	}
+	// A gift and its idempotency record are written together in atomic batches.
+	if err := s.allowAtomic(ctx, "KV_"+giftsBucket); err != nil {
+		return nil, err
+	}
 	if err := s.openRentals(ctx); err != nil {
 		return nil, err
 	}
 	s.Outages = &OutageLog{s: s}
-	s.Users = &UserService{s: s, cache: newTokenCache(50000)}
+	s.Users = &UserService{s: s, cache: newTokenCache(50000), roles: newRoleCache(100000)}
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
 	s.Messages = newMessageService(s)
+	s.Gifts = &GiftService{s: s}
 	s.Live, err = newHub(s)
 	if err != nil {
 		s.Messages.close()

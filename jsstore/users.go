@@ -1,6 +1,7 @@
 package jsstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,17 +37,27 @@ type userRecord struct {
 	Hash      []byte       `json:"hash"`
 	Params    Argon2Params `json:"params"`
 	CreatedAt time.Time    `json:"created_at"`
+	// Role is "" for ordinary users and haetae.RoleMerchant for merchants. It is set when the account
+	// is made and never changes.
+	Role string `json:"role,omitempty"`
 }
 
 type sessionRecord struct {
 	Name      string    `json:"name"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Role is the user's role as of the login ("user" for none), so that a node that authenticates the
+	// token knows it without reading the user record; "" in sessions made before roles existed.
+	Role string `json:"role,omitempty"`
 }
+
+// roleUser stands for "no role" in a session record, where "" means "not recorded".
+const roleUser = "user"
 
 // UserService implements [haetae.UserService] on the users and sessions buckets.
 type UserService struct {
 	s     *Store
 	cache *tokenCache
+	roles *roleCache
 }
 
 var _ haetae.UserService = (*UserService)(nil)
@@ -63,6 +74,15 @@ func hashPassword(ctx context.Context, p Argon2Params, salt []byte, pw string) (
 
 // CreateUser implements [haetae.UserService].
 func (u *UserService) CreateUser(ctx context.Context, name, password string) error {
+	return u.createUser(ctx, name, password, "")
+}
+
+// CreateMerchant implements [haetae.UserService].
+func (u *UserService) CreateMerchant(ctx context.Context, name, password string) error {
+	return u.createUser(ctx, name, password, haetae.RoleMerchant)
+}
+
+func (u *UserService) createUser(ctx context.Context, name, password, role string) error {
 	lim := u.s.cfg.Limits
 	if err := lim.ValidName(name); err != nil {
 		return err
@@ -76,7 +96,7 @@ func (u *UserService) CreateUser(ctx context.Context, name, password string) err
 	if err != nil {
 		return err
 	}
-	rec, _ := json.Marshal(userRecord{Name: name, Salt: salt, Hash: h, Params: u.s.cfg.Argon2, CreatedAt: u.s.cfg.Now().UTC()})
+	rec, _ := json.Marshal(userRecord{Name: name, Salt: salt, Hash: h, Params: u.s.cfg.Argon2, CreatedAt: u.s.cfg.Now().UTC(), Role: role})
 	ctx, cancel := u.s.timeout(ctx)
 	defer cancel()
 	if _, err := u.s.users.Create(ctx, "u."+subjectToken(name), rec); err != nil {
@@ -141,7 +161,8 @@ func (u *UserService) CreateSession(ctx context.Context, name, password string) 
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	sess := sessionRecord{Name: name, ExpiresAt: u.s.cfg.Now().Add(u.s.cfg.SessionTTL).UTC().Truncate(time.Second)}
+	u.roles.put(name, rec.Role)
+	sess := sessionRecord{Name: name, ExpiresAt: u.s.cfg.Now().Add(u.s.cfg.SessionTTL).UTC().Truncate(time.Second), Role: cmp.Or(rec.Role, roleUser)}
 	b, _ := json.Marshal(sess)
 	ctx, cancel := u.s.timeout(ctx)
 	defer cancel()
@@ -187,7 +208,62 @@ func (u *UserService) Authenticate(ctx context.Context, token string) (string, e
 		return "", haetae.Errorf(haetae.EUnauthorized, "the token is unknown or expired; log in again")
 	}
 	u.cache.put(key, sess, now.Add(time.Minute))
+	switch sess.Role {
+	case "": // a session from before roles were recorded
+	case roleUser:
+		u.roles.put(sess.Name, "")
+	default:
+		u.roles.put(sess.Name, sess.Role)
+	}
 	return sess.Name, nil
+}
+
+// Role returns a user's role ("" for an ordinary user, haetae.RoleMerchant). Roles never change and
+// accounts are never removed, so a role once known is cached for good: a login or an authentication
+// on this node puts it there, and otherwise it costs one read of the user record.
+func (u *UserService) Role(ctx context.Context, name string) (string, error) {
+	if role, ok := u.roles.get(name); ok {
+		return role, nil
+	}
+	rec, err := u.user(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		return "", nil // no such user has no role; not cached, the name may be registered later
+	}
+	u.roles.put(name, rec.Role)
+	return rec.Role, nil
+}
+
+// roleCache remembers users' roles, bounded in size.
+type roleCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]string
+}
+
+func newRoleCache(max int) *roleCache { return &roleCache{max: max, m: map[string]string{}} }
+
+func (c *roleCache) get(name string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.m[name]
+	return r, ok
+}
+
+func (c *roleCache) put(name, role string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		for k := range c.m { // evict an arbitrary tenth; a miss only costs a read
+			delete(c.m, k)
+			if len(c.m) < c.max*9/10 {
+				break
+			}
+		}
+	}
+	c.m[name] = role
 }
 
 // tokenCache remembers validated sessions for a short while, bounded in size.

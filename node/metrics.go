@@ -27,3 +27,20 @@ func registerStoreMetrics(reg *prometheus.Registry, cfg *jsstore.Config) {
 	}
 	cfg.OnDeliver = func(n int) { delivered.Add(float64(n)) }
 }
+
+// registerLeaderMetrics exports which streams this node leads, haetae_stream_leader{stream} = 1 or 0, so
+// that operators (and the fault drills, from outside) see where each stream's writes go.
+func registerLeaderMetrics(reg *prometheus.Registry, streams []string, isLeader func(string) bool) {
+	for _, s := range streams {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "haetae_stream_leader",
+			Help:        "1 if this node leads the JetStream stream, else 0.",
+			ConstLabels: prometheus.Labels{"stream": s},
+		}, func() float64 {
+			if isLeader(s) {
+				return 1
+			}
+			return 0
+		}))
+	}
+}

@@ -47,6 +47,9 @@ type Config struct {
 	LazySync bool
 	// MaxLiveConns bounds the WebSocket connections of this node (0: the API's default).
 	MaxLiveConns int
+	// RedeemRate is the gift redemption attempts per second each merchant may make on this node
+	// (0: the API's default).
+	RedeemRate float64
 	// ShutdownTimeout bounds the graceful drain on SIGTERM.
 	ShutdownTimeout time.Duration
 	// StartTimeout bounds how long Open waits for JetStream and, in a cluster, for a majority of the
@@ -165,6 +168,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		ncfg.ServerName = nodeName
 		clusterStore(&storeCfg)
 	}
+	storeCfg.DC, storeCfg.NodeName = dc, nodeName
 	n.NATS, err = embednats.Start(ncfg)
 	if err != nil {
 		return err
@@ -203,6 +207,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Rooms:        n.Store.Rooms,
 		Messages:     n.Store.Messages,
 		Live:         n.Store.Live,
+		Gifts:        n.Store.Gifts,
+		RedeemRate:   cfg.RedeemRate,
 		Rentals:      n.Rentals,
 		Limits:       cfg.Store.Limits,
 		Logger:       cfg.Logger,
@@ -225,6 +231,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.API.Endpoints = n.dir.list
 	if cfg.Cluster != nil {
+		registerLeaderMetrics(n.Registry, n.Store.Streams(), n.NATS.IsStreamLeader)
 		n.stale = startStaleness(n.Store.Streams, n.NATS.IsStreamLeader, n.NATS.IsStreamCurrent, n.NATS.Quorum)
 		n.API.Staleness = n.stale.bound
 		n.leaders = startLeaders(&leaders{

@@ -125,11 +125,15 @@ func TestWebPageChatsAndFailsOver(t *testing.T) {
 		}
 	}
 
-	var texts []string
-	for _, m := range testnode.History(t, c.Nodes[1].URL(), bob, id) {
-		texts = append(texts, m.Text)
-	}
-	if got := strings.Join(texts, "|"); got != "hello bob|hi alice|are you still there?|still here" {
-		t.Fatalf("the room's history is %q", got)
-	}
+	// History is read from a replica, which may be a moment behind (Haetae-Max-Staleness): poll.
+	testnode.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		var texts []string
+		for _, m := range testnode.History(t, c.Nodes[1].URL(), bob, id) {
+			texts = append(texts, m.Text)
+		}
+		if got := strings.Join(texts, "|"); got != "hello bob|hi alice|are you still there?|still here" {
+			return fmt.Errorf("the room's history is %q", got)
+		}
+		return nil
+	})
 }

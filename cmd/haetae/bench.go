@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -33,7 +34,7 @@ func benchCommand(env *Env) *ffcli.Command {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending phase (node included when in-process) to this `file`")
 	return &ffcli.Command{
 		Name:       "bench",
-		ShortUsage: "haetae bench [flags]",
+		ShortUsage: "haetae bench [flags] | haetae bench gifts [flags]",
 		ShortHelp:  "measure send throughput and delivery latency through the API",
 		LongHelp: `Measure Haetae through its real HTTP and WebSocket API: -c clients send -n messages (about
 200 bytes each) to -r rooms while -w WebSocket subscribers receive them. It prints acknowledged
@@ -49,18 +50,17 @@ fresh embedded server: one synchronous publish at a time, 4,096 async publishes 
 batches of 100 (all with fsync always), and async publishes with the lazy default fsync.
 
 Progress goes to stderr, the result to stdout. The exit status is 1 if any message failed or was
-not delivered exactly once.`,
-		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+not delivered exactly once.
+
+'haetae bench gifts' measures gift redemptions instead; see 'haetae bench gifts --help'.`,
+		FlagSet:     fs,
+		Options:     []ff.Option{ff.WithEnvVarPrefix("HAETAE")},
+		Subcommands: []*ffcli.Command{benchGiftsCommand(env)},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("bench takes no arguments, got %q", args)
 			}
-			for _, s := range strings.Split(*servers, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					cfg.Servers = append(cfg.Servers, s)
-				}
-			}
+			cfg.Servers = splitServers(*servers)
 			if *cpuProfile != "" {
 				f, err := os.Create(*cpuProfile)
 				if err != nil {
@@ -73,19 +73,41 @@ not delivered exactly once.`,
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				enc := json.NewEncoder(env.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
-					return err
-				}
-			} else if err := res.Print(env.Stdout); err != nil {
-				return err
-			}
-			if p := res.Problems(); len(p) > 0 {
-				return fmt.Errorf("bench: %d problems: %s", len(p), strings.Join(p, "; "))
-			}
-			return nil
+			return reportBench(env, "bench", *asJSON, res)
 		},
 	}
+}
+
+// benchResult is what each bench measured: printable for people, and with a list of what went wrong.
+type benchResult interface {
+	Print(io.Writer) error
+	Problems() []string
+}
+
+// reportBench prints a bench's result, as JSON or for people, and fails if the run had problems.
+func reportBench(env *Env, name string, asJSON bool, res benchResult) error {
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if err := res.Print(env.Stdout); err != nil {
+		return err
+	}
+	if p := res.Problems(); len(p) > 0 {
+		return fmt.Errorf("%s: %d problems: %s", name, len(p), strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// splitServers turns a comma-separated --server value into URLs.
+func splitServers(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

@@ -86,6 +86,8 @@ func commands(env *Env) []*ffcli.Command {
 		sendCommand(env),
 		historyCommand(env),
 		tailCommand(env),
+		giftCommand(env),
+		merchantCommand(env),
 		benchCommand(env),
 		drainCommand(env),
 		rideCommand(env),

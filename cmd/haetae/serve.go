@@ -25,6 +25,8 @@ func serveCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.Store.Shards, "shards", cfg.Store.Shards, "message streams new rooms are spread over")
 	fs.DurationVar(&cfg.Store.DedupeWindow, "dedupe-window", cfg.Store.DedupeWindow, "how long a message's client_id is remembered for idempotent retries")
 	fs.DurationVar(&cfg.Store.SessionTTL, "session-ttl", cfg.Store.SessionTTL, "how long a login token is valid")
+	fs.DurationVar(&cfg.Store.GiftTTL, "gift-ttl", cfg.Store.GiftTTL, "how long a gift may be redeemed after it is sent (2160h is 90 days); gifts are kept 30 days longer")
+	fs.Float64Var(&cfg.RedeemRate, "redeem-rate", 20, "gift redemption attempts per second each merchant may make on this node (burst: twice that); more get 429")
 	fs.IntVar(&cfg.Store.BatchMax, "batch-max", cfg.Store.BatchMax, "most messages committed with one fsync (group commit)")
 	fs.IntVar(&cfg.Store.Limits.TextMax, "max-text", cfg.Store.Limits.TextMax, "most characters of a message")
 	fs.Int64Var(&cfg.Store.Limits.BodyMax, "max-body", cfg.Store.Limits.BodyMax, "most bytes of a request body")

@@ -44,7 +44,8 @@ type Config struct {
 	Discover bool
 	// HTTPClient, when set, is used for every request.
 	HTTPClient *http.Client
-	// OnAck, when set, is told of every report the platform acknowledged (created false: it had it).
+	// OnAck, when set, is told of every report the platform acknowledged (created false: it had it),
+	// before the report leaves Pending.
 	OnAck func(ev haetae.VehicleEvent, created bool)
 	// OnDrop, when set, is told of a report the platform refused for good (a 4xx), which is dropped.
 	OnDrop func(ev haetae.VehicleEvent, err error)
@@ -188,19 +189,19 @@ func (s *Simulator) deliver(ctx context.Context, untilEmpty bool) error {
 		switch {
 		case err == nil:
 			round = 0
-			if err := s.remove(ev.ClientID); err != nil {
-				return err
-			}
 			if s.cfg.OnAck != nil {
 				s.cfg.OnAck(*kept, created)
 			}
-		case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests:
-			round = 0
 			if err := s.remove(ev.ClientID); err != nil {
 				return err
 			}
+		case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests:
+			round = 0
 			if s.cfg.OnDrop != nil {
 				s.cfg.OnDrop(ev, err)
+			}
+			if err := s.remove(ev.ClientID); err != nil {
+				return err
 			}
 		default:
 			round++

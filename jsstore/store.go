@@ -368,11 +368,17 @@ func transient(err error) bool {
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return ae.errCode == 10008 // JetStream cluster not available: no leader yet
+		return transientCode(ae.errCode)
 	}
 	var je *jetstream.APIError
-	return errors.As(err, &je) && je.ErrorCode == 10008
+	return errors.As(err, &je) && transientCode(int(je.ErrorCode))
 }
+
+// transientCode reports the JetStream error codes that describe a passing state, not the request:
+// 10008, the cluster has no leader yet; 10158, an earlier attempt with the same message id is still
+// being proposed (seen after a partition heals: a retry of a send that was in flight when the node was
+// cut off), so sending again soon gets the deduplicated answer.
+func transientCode(code int) bool { return code == 10008 || code == 10158 }
 
 // retryWait is the pause before sending a transiently failed write again: short at first, since an
 // election takes seconds and every retry is cheap, and never long, so the write lands soon after a new

@@ -13,8 +13,8 @@ import (
 )
 
 // TestRoutesCrossToxiproxy starts a cluster and checks what the drills rely on: every node lists the
-// three DCs at the URLs the host reaches them by, and the routes between DCs pass through Toxiproxy
-// alone, so that cutting a DC's links there takes its quorum away.
+// three DCs at the URLs the host reaches them by; the routes between DCs pass through Toxiproxy alone,
+// so that cutting a DC's links there takes its quorum away; a stopped node comes back at its URL.
 func TestRoutesCrossToxiproxy(t *testing.T) {
 	c := dctest.Start(t, dctest.Options{})
 	for i := range c.DCs() {
@@ -66,4 +66,16 @@ func TestRoutesCrossToxiproxy(t *testing.T) {
 	c.HealLink(0, 1)
 	c.HealLink(0, 2)
 	c.WaitReady(0)
+
+	// A graceful stop and a start bring back the same node at the same URL.
+	url := c.URL(2)
+	c.Stop(2)
+	if _, err := http.Get(url + "/readyz"); err == nil {
+		t.Fatalf("%s still answers after Stop", url)
+	}
+	c.Start(2)
+	c.WaitReady(2)
+	if c.URL(2) != url {
+		t.Fatalf("dc3's URL changed across a restart: %s, then %s", url, c.URL(2))
+	}
 }

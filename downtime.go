@@ -2,17 +2,10 @@ package haetae
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
-
-// Interval is a span of time, [From, To).
-//
-// The incident history (incident.go, issue 5) declares the same type; when it lands this declaration
-// gives way to that one.
-type Interval struct {
-	From, To time.Time
-}
 
 // DowntimeSource tells rental billing when the platform could not take a vehicle back: the intervals
 // inside [from, to) of the incidents that affected component, and of the periods in which writes had
@@ -38,6 +31,37 @@ func (ds Downtimes) Downtime(ctx context.Context, component string, from, to tim
 		all = append(all, ivs...)
 	}
 	return MergeIntervals(all), nil
+}
+
+// IncidentDowntime is the downtime the incident history records for a component: the time each
+// incident of major or critical impact that names it affected it ([AffectedIntervals]), an open
+// incident's up to now. A minor incident leaves the component degraded but working (a data center
+// unreachable while the others take every request), so its time is billed.
+type IncidentDowntime struct {
+	Incidents IncidentService
+	// Now is the clock an open incident runs to: the clock billing runs on.
+	Now func() time.Time
+}
+
+// Downtime implements [DowntimeSource].
+func (d IncidentDowntime) Downtime(ctx context.Context, component string, from, to time.Time) ([]Interval, error) {
+	list, err := d.Incidents.Incidents(ctx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the incident history: %w", err)
+	}
+	now := d.Now()
+	var out []Interval
+	for _, inc := range list {
+		if impactRank[inc.Impact] < impactRank[ImpactMajor] {
+			continue
+		}
+		for _, iv := range AffectedIntervals(inc, component, now) {
+			if iv.From.Before(to) && iv.To.After(from) {
+				out = append(out, iv)
+			}
+		}
+	}
+	return out, nil
 }
 
 // MergeIntervals returns the union of ivs as disjoint intervals in ascending order, empty ones left

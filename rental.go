@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// ComponentRentals is the component incidents name when they keep riders from ending rides; billing
-// excludes their time.
-const ComponentRentals = "rentals"
-
 // Rental statuses. A rental is active from its start until its ride ends, then returned for good.
 const (
 	RentalActive   = "active"

@@ -13,32 +13,32 @@ import (
 	"github.com/haetae/haetae"
 )
 
-// t0 is when the rides of these tests start: 10:00 KST.
-var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("KST", 9*3600))
+// rideT0 is when the rides of these tests start: 10:00 KST.
+var rideT0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("KST", 9*3600))
 
-func at(min, sec int) time.Time {
-	return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+func rideAt(min, sec int) time.Time {
+	return rideT0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
 }
 
 func lock(atMin, receivedMin int) haetae.VehicleEvent {
-	return haetae.VehicleEvent{Vehicle: "s1", ClientID: "e", Type: haetae.VehicleLocked, At: at(atMin, 0), ReceivedAt: at(receivedMin, 0)}
+	return haetae.VehicleEvent{Vehicle: "s1", ClientID: "e", Type: haetae.VehicleLocked, At: rideAt(atMin, 0), ReceivedAt: rideAt(receivedMin, 0)}
 }
 
 func unlock(atMin int) haetae.VehicleEvent {
-	return haetae.VehicleEvent{Vehicle: "s1", ClientID: "u", Type: haetae.VehicleUnlocked, At: at(atMin, 0), ReceivedAt: at(atMin, 0)}
+	return haetae.VehicleEvent{Vehicle: "s1", ClientID: "u", Type: haetae.VehicleUnlocked, At: rideAt(atMin, 0), ReceivedAt: rideAt(atMin, 0)}
 }
 
 func ret(atMin int, lockedAtMin ...int) *haetae.RiderReturn {
-	r := &haetae.RiderReturn{ClientID: "r", At: at(atMin, 0)}
+	r := &haetae.RiderReturn{ClientID: "r", At: rideAt(atMin, 0)}
 	if len(lockedAtMin) > 0 {
-		l := at(lockedAtMin[0], 0)
+		l := rideAt(lockedAtMin[0], 0)
 		r.LockedAt = &l
 	}
 	return r
 }
 
 func down(fromMin, toMin int) haetae.Interval {
-	return haetae.Interval{From: at(fromMin, 0), To: at(toMin, 0)}
+	return haetae.Interval{From: rideAt(fromMin, 0), To: rideAt(toMin, 0)}
 }
 
 // TestComputeBill is the billing rules, one case each, with the default fares: 1,000 won to unlock,
@@ -60,51 +60,51 @@ func TestComputeBill(t *testing.T) {
 	}{
 		{name: "no_end_yet", events: []haetae.VehicleEvent{unlock(0)}},
 		{name: "vehicle_lock_ends_ride", events: []haetae.VehicleEvent{unlock(0), lock(7, 7)},
-			ended: true, end: at(7, 0), by: haetae.EndedByVehicle, billed: 420, fare: 1000 + 7*150},
+			ended: true, end: rideAt(7, 0), by: haetae.EndedByVehicle, billed: 420, fare: 1000 + 7*150},
 		{name: "late_lock_counts_at_its_own_time", events: []haetae.VehicleEvent{lock(7, 40)},
-			ended: true, end: at(7, 0), by: haetae.EndedByVehicle, billed: 420, fare: 2050},
+			ended: true, end: rideAt(7, 0), by: haetae.EndedByVehicle, billed: 420, fare: 2050},
 		{name: "earliest_lock_of_out_of_order_reports", events: []haetae.VehicleEvent{lock(9, 9), lock(5, 30)},
-			ended: true, end: at(5, 0), by: haetae.EndedByVehicle, billed: 300, fare: 1750},
+			ended: true, end: rideAt(5, 0), by: haetae.EndedByVehicle, billed: 300, fare: 1750},
 		{name: "lock_before_start_is_an_earlier_ride", events: []haetae.VehicleEvent{lock(-1, 1)}},
 		{name: "lock_ahead_of_receipt_beyond_skew_ignored", events: []haetae.VehicleEvent{lock(20, 10)}},
 		{name: "lock_ahead_of_receipt_within_skew", events: []haetae.VehicleEvent{lock(12, 10)},
-			ended: true, end: at(12, 0), by: haetae.EndedByVehicle, billed: 720, fare: 2800},
+			ended: true, end: rideAt(12, 0), by: haetae.EndedByVehicle, billed: 720, fare: 2800},
 		{name: "return_at_acceptance", ret: ret(12),
-			ended: true, end: at(12, 0), by: haetae.EndedByReturn, billed: 720, fare: 2800},
+			ended: true, end: rideAt(12, 0), by: haetae.EndedByReturn, billed: 720, fare: 2800},
 		{name: "return_before_lock", events: []haetae.VehicleEvent{lock(15, 15)}, ret: ret(12),
-			ended: true, end: at(12, 0), by: haetae.EndedByReturn, billed: 720, fare: 2800},
+			ended: true, end: rideAt(12, 0), by: haetae.EndedByReturn, billed: 720, fare: 2800},
 		{name: "lock_before_return", events: []haetae.VehicleEvent{lock(8, 30)}, ret: ret(12),
-			ended: true, end: at(8, 0), by: haetae.EndedByVehicle, billed: 480, fare: 2200},
+			ended: true, end: rideAt(8, 0), by: haetae.EndedByVehicle, billed: 480, fare: 2200},
 		{name: "locked_at_believed_before_the_report", ret: ret(40, 7),
-			ended: true, end: at(7, 0), by: haetae.EndedByLockedAt, billed: 420, fare: 2050},
+			ended: true, end: rideAt(7, 0), by: haetae.EndedByLockedAt, billed: 420, fare: 2050},
 		{name: "locked_at_agrees_with_report", events: []haetae.VehicleEvent{lock(8, 41)}, ret: ret(40, 7),
-			ended: true, end: at(7, 0), by: haetae.EndedByLockedAt, billed: 420, fare: 2050},
+			ended: true, end: rideAt(7, 0), by: haetae.EndedByLockedAt, billed: 420, fare: 2050},
 		{name: "locked_at_disagrees_with_report", events: []haetae.VehicleEvent{lock(20, 41)}, ret: ret(40, 7),
-			ended: true, end: at(20, 0), by: haetae.EndedByVehicle, billed: 1200, fare: 4000},
+			ended: true, end: rideAt(20, 0), by: haetae.EndedByVehicle, billed: 1200, fare: 4000},
 		{name: "locked_at_before_start_ignored", ret: ret(40, -3),
-			ended: true, end: at(40, 0), by: haetae.EndedByReturn, billed: 2400, fare: 7000},
+			ended: true, end: rideAt(40, 0), by: haetae.EndedByReturn, billed: 2400, fare: 7000},
 		{name: "locked_at_after_return_ignored", ret: ret(40, 45),
-			ended: true, end: at(40, 0), by: haetae.EndedByReturn, billed: 2400, fare: 7000},
+			ended: true, end: rideAt(40, 0), by: haetae.EndedByReturn, billed: 2400, fare: 7000},
 		{name: "downtime_excluded", ret: ret(30), downtime: []haetae.Interval{down(5, 25)},
-			ended: true, end: at(30, 0), by: haetae.EndedByReturn, billed: 600, excluded: 1200, fare: 2500},
+			ended: true, end: rideAt(30, 0), by: haetae.EndedByReturn, billed: 600, excluded: 1200, fare: 2500},
 		{name: "downtime_outside_ride_ignored", ret: ret(30), downtime: []haetae.Interval{down(-60, -1), down(31, 90)},
-			ended: true, end: at(30, 0), by: haetae.EndedByReturn, billed: 1800, fare: 5500},
+			ended: true, end: rideAt(30, 0), by: haetae.EndedByReturn, billed: 1800, fare: 5500},
 		{name: "overlapping_downtime_counted_once", ret: ret(30), downtime: []haetae.Interval{down(5, 15), down(10, 20), down(-5, 2)},
-			ended: true, end: at(30, 0), by: haetae.EndedByReturn, billed: 1800 - 900 - 120, excluded: 1020, fare: 1000 + 13*150},
+			ended: true, end: rideAt(30, 0), by: haetae.EndedByReturn, billed: 1800 - 900 - 120, excluded: 1020, fare: 1000 + 13*150},
 		{name: "whole_ride_in_downtime", ret: ret(30), downtime: []haetae.Interval{down(-5, 35)},
-			ended: true, end: at(30, 0), by: haetae.EndedByReturn, billed: 0, excluded: 1800, fare: 1000},
-		{name: "started_minute_counts_whole", ret: &haetae.RiderReturn{At: at(1, 1)},
-			ended: true, end: at(1, 1), by: haetae.EndedByReturn, billed: 61, fare: 1300},
+			ended: true, end: rideAt(30, 0), by: haetae.EndedByReturn, billed: 0, excluded: 1800, fare: 1000},
+		{name: "started_minute_counts_whole", ret: &haetae.RiderReturn{At: rideAt(1, 1)},
+			ended: true, end: rideAt(1, 1), by: haetae.EndedByReturn, billed: 61, fare: 1300},
 		{name: "zero_length_ride_pays_unlock", events: []haetae.VehicleEvent{lock(0, 0)},
-			ended: true, end: t0, by: haetae.EndedByVehicle, billed: 0, fare: 1000},
+			ended: true, end: rideT0, by: haetae.EndedByVehicle, billed: 0, fare: 1000},
 		{name: "daily_cap", ret: ret(10 * 60),
-			ended: true, end: at(600, 0), by: haetae.EndedByReturn, billed: 36000, fare: 30000},
+			ended: true, end: rideAt(600, 0), by: haetae.EndedByReturn, billed: 36000, fare: 30000},
 		{name: "cap_per_started_day", ret: ret(25 * 60),
-			ended: true, end: at(1500, 0), by: haetae.EndedByReturn, billed: 90000, fare: 60000},
+			ended: true, end: rideAt(1500, 0), by: haetae.EndedByReturn, billed: 90000, fare: 60000},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ride := haetae.Ride{StartedAt: t0, Rules: haetae.DefaultFareRules, Events: c.events, Return: c.ret, Downtime: c.downtime}
+			ride := haetae.Ride{StartedAt: rideT0, Rules: haetae.DefaultFareRules, Events: c.events, Return: c.ret, Downtime: c.downtime}
 			b, ok := haetae.ComputeBill(ride)
 			if ok != c.ended {
 				t.Fatalf("ended = %v, want %v (bill %+v)", ok, c.ended, b)
@@ -124,9 +124,9 @@ func TestComputeBill(t *testing.T) {
 // TestBillSpanWholeSeconds: sub-second parts of the ends are dropped, and downtime is widened to whole
 // seconds, both in the rider's favour.
 func TestBillSpanWholeSeconds(t *testing.T) {
-	start := t0.Add(900 * time.Millisecond)
-	end := t0.Add(60*time.Second + 100*time.Millisecond)
-	b := haetae.BillSpan(haetae.DefaultFareRules, start, end, []haetae.Interval{{From: t0.Add(10500 * time.Millisecond), To: t0.Add(11200 * time.Millisecond)}})
+	start := rideT0.Add(900 * time.Millisecond)
+	end := rideT0.Add(60*time.Second + 100*time.Millisecond)
+	b := haetae.BillSpan(haetae.DefaultFareRules, start, end, []haetae.Interval{{From: rideT0.Add(10500 * time.Millisecond), To: rideT0.Add(11200 * time.Millisecond)}})
 	if b.BilledSeconds != 58 || b.ExcludedSeconds != 2 || b.FareWon != 1150 {
 		t.Fatalf("bill %+v, want 58 s billed, 2 s excluded, 1,150 won", b)
 	}
@@ -135,9 +135,9 @@ func TestBillSpanWholeSeconds(t *testing.T) {
 // TestLockInTheStartingSecond: a vehicle that reports whole seconds and locks within the second the
 // ride started in has ended the ride, at its start.
 func TestLockInTheStartingSecond(t *testing.T) {
-	start := t0.Add(300 * time.Millisecond)
+	start := rideT0.Add(300 * time.Millisecond)
 	ride := haetae.Ride{StartedAt: start, Rules: haetae.DefaultFareRules, Events: []haetae.VehicleEvent{
-		{Type: haetae.VehicleLocked, At: t0, ReceivedAt: t0.Add(time.Second)},
+		{Type: haetae.VehicleLocked, At: rideT0, ReceivedAt: rideT0.Add(time.Second)},
 	}}
 	b, ok := haetae.ComputeBill(ride)
 	if !ok || !b.EndedAt.Equal(start) || b.BilledSeconds != 0 || b.FareWon != 1000 {
@@ -172,7 +172,7 @@ func TestFareRulesValidate(t *testing.T) {
 
 func TestValidVehicle(t *testing.T) {
 	l := haetae.DefaultLimits
-	ok := haetae.VehicleEvent{ClientID: "ev-1", Type: haetae.VehicleLocked, At: t0}
+	ok := haetae.VehicleEvent{ClientID: "ev-1", Type: haetae.VehicleLocked, At: rideT0}
 	cases := []struct {
 		name string
 		err  error
@@ -184,8 +184,8 @@ func TestValidVehicle(t *testing.T) {
 		{"id_wildcard", haetae.ValidVehicleID("s*"), haetae.EInvalid},
 		{"id_too_long", haetae.ValidVehicleID(strings.Repeat("s", 33)), haetae.EInvalid},
 		{"event_ok", l.ValidVehicleEvent(ok), ""},
-		{"event_no_client_id", l.ValidVehicleEvent(haetae.VehicleEvent{Type: haetae.VehicleLocked, At: t0}), haetae.EInvalidClientID},
-		{"event_bad_type", l.ValidVehicleEvent(haetae.VehicleEvent{ClientID: "e", Type: "parked", At: t0}), haetae.EInvalid},
+		{"event_no_client_id", l.ValidVehicleEvent(haetae.VehicleEvent{Type: haetae.VehicleLocked, At: rideT0}), haetae.EInvalidClientID},
+		{"event_bad_type", l.ValidVehicleEvent(haetae.VehicleEvent{ClientID: "e", Type: "parked", At: rideT0}), haetae.EInvalid},
 		{"event_zero_time", l.ValidVehicleEvent(haetae.VehicleEvent{ClientID: "e", Type: haetae.VehicleLocked}), haetae.EInvalid},
 		{"event_unset_clock", l.ValidVehicleEvent(haetae.VehicleEvent{ClientID: "e", Type: haetae.VehicleLocked, At: time.Unix(0, 0)}), haetae.EInvalid},
 	}
@@ -209,7 +209,7 @@ func (genRide) Generate(r *mrand.Rand, _ int) reflect.Value {
 }
 
 func randomRide(r *rand.Rand) haetae.Ride {
-	start := t0.Add(time.Duration(r.Int64N(int64(365*24*time.Hour))) - 180*24*time.Hour).Add(time.Duration(r.Int64N(int64(time.Second))))
+	start := rideT0.Add(time.Duration(r.Int64N(int64(365*24*time.Hour))) - 180*24*time.Hour).Add(time.Duration(r.Int64N(int64(time.Second))))
 	span := time.Duration(1 + r.Int64N(int64(3*24*time.Hour))) // rides up to three days
 	offset := func() time.Duration { return time.Duration(r.Int64N(int64(span+span/2))) - span/4 }
 	ride := haetae.Ride{StartedAt: start, Rules: haetae.FareRules{
@@ -343,7 +343,7 @@ func FuzzComputeBill(f *testing.F) {
 	f.Add(int64(3), []byte{0, 20, 0, 10, 0, 1, 0, 0, 0, 0}, int32(2400), int32(420), []byte{0, 5, 0, 20})
 	f.Add(int64(-7), []byte{0, 255, 255, 0, 0}, int32(1), int32(0), []byte{255, 255, 0, 1})
 	f.Fuzz(func(t *testing.T, startSec int64, events []byte, returnSec, lockedAtSec int32, downtime []byte) {
-		start := t0.Add(time.Duration(startSec%(400*24*3600)) * time.Second)
+		start := rideT0.Add(time.Duration(startSec%(400*24*3600)) * time.Second)
 		ride := haetae.Ride{StartedAt: start, Rules: haetae.DefaultFareRules}
 		// Each report is 5 bytes: type, minutes of its time from the start (signed 16 bits), minutes
 		// its receipt came after its time (signed 8 bits: a clock ahead makes it negative).
@@ -408,7 +408,7 @@ func FuzzComputeBill(f *testing.F) {
 
 // TestWorkedExample is the worked example of docs/api.md ("Billing"), number for number.
 func TestWorkedExample(t *testing.T) {
-	kst := func(h, m, s int) time.Time { return time.Date(2026, 3, 2, h, m, s, 0, t0.Location()) }
+	kst := func(h, m, s int) time.Time { return time.Date(2026, 3, 2, h, m, s, 0, rideT0.Location()) }
 	cut := []haetae.Interval{{From: kst(10, 12, 30), To: kst(10, 34, 30)}}
 	lockReport := haetae.VehicleEvent{Type: haetae.VehicleLocked, At: kst(10, 14, 10), ReceivedAt: kst(10, 41, 0)}
 	lockedAt := kst(10, 14, 10)

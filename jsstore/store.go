@@ -11,6 +11,7 @@
 //     read.<user>.<id> → read position.
 //   - KV haetae_gifts: gift.<code> → gift; u.<user>.<code> → index for listing; send.<sender>.<client_id>
 //     and redeem.<merchant>.<key> → idempotency records. See gifts.go for how exactly-once is kept.
+//   - KV haetae_incidents: inc.<id> → incident; hook.<id> → webhook subscriber.
 //   - KV haetae_rentals: vehicle.<id>, vevent.<vehicle>.<client_id>, rental.<id>, rider.<user>.<id>
 //     (rentals.go); a rental and its vehicle change together in atomic batches.
 //   - KV haetae_outages: outage.<node>.<start> → a period in which that node had no quorum.
@@ -140,21 +141,24 @@ func DefaultConfig() Config {
 
 // Store holds the JetStream handles shared by the services.
 type Store struct {
-	cfg      Config
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	users    jetstream.KeyValue
-	sessions jetstream.KeyValue
-	rooms    jetstream.KeyValue
-	gifts    jetstream.KeyValue
-	rentals  jetstream.KeyValue
-	outages  jetstream.KeyValue
+	cfg       Config
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	users     jetstream.KeyValue
+	sessions  jetstream.KeyValue
+	rooms     jetstream.KeyValue
+	gifts     jetstream.KeyValue
+	incidents jetstream.KeyValue
+	rentals   jetstream.KeyValue
+	outages   jetstream.KeyValue
 
 	Users    *UserService
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
 	Gifts    *GiftService
+	// Incidents is the incident history and the webhook subscribers (see incidents.go).
+	Incidents *IncidentStore
 	// Outages is the record of no-quorum periods; the rental service is made by [NewRentals].
 	Outages *OutageLog
 
@@ -212,6 +216,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := s.allowAtomic(ctx, "KV_"+giftsBucket); err != nil {
 		return nil, err
 	}
+	// The newest bucket comes last, for the same reason.
+	if s.incidents, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: incidentsBucket, Description: "haetae incident history and webhook subscribers"}); err != nil {
+		return nil, err
+	}
 	if err := s.openRentals(ctx); err != nil {
 		return nil, err
 	}
@@ -220,6 +228,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
 	s.Messages = newMessageService(s)
 	s.Gifts = &GiftService{s: s}
+	s.Incidents = &IncidentStore{s: s}
 	s.Live, err = newHub(s)
 	if err != nil {
 		s.Messages.close()

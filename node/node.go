@@ -24,6 +24,7 @@ import (
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/status"
 	"github.com/haetae/haetae/webapp"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,9 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	Store                   jsstore.Config
 	Logger                  *slog.Logger
+	// Shedding, when set, says which priority classes this node sheds now and at what rate; the
+	// incident detectors report it. Until the load shedder exists it is nil.
+	Shedding func() (classes []string, perSecond float64)
 
 	// Rentals are the fare rules and the closer's settings; the node wires their downtime.
 	Rentals jsstore.RentalConfig
@@ -91,6 +95,10 @@ type Node struct {
 	HTTP           *http.Server
 	Registry       *prometheus.Registry
 	AdminTokenPath string
+	// Incidents is this node's view of the incident history, with its detectors; Webhooks sends the
+	// changes it writes to subscribers.
+	Incidents *status.Service
+	Webhooks  *status.Notifier
 
 	// Rentals is the rental service; Downtime what its billing excludes (see Open).
 	Rentals  *jsstore.RentalService
@@ -189,19 +197,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	// Rental billing excludes the platform's downtime. It is, for now, the record of no-quorum
-	// periods: every node's, from the replicated outage log, and this node's own not written yet.
-	//
-	// The incident history (issue 5) plugs in here: when it lands, make Downtime
-	// haetae.Downtimes{n.quorumW, <the incidents affecting haetae.ComponentRentals>}.
-	n.quorumW = startQuorumWatch(&quorumWatch{log: n.Store.Outages, quorum: n.NATS.Quorum, now: storeCfg.Now,
-		node: nodeName, dc: dc, logger: cfg.Logger})
-	n.Downtime = haetae.Downtimes{n.quorumW}
-	rentalsCfg := cfg.Rentals
-	rentalsCfg.Downtime = n.Downtime
-	if n.Rentals, err = jsstore.NewRentals(n.Store, rentalsCfg); err != nil {
-		return err
-	}
 	n.API = &httpapi.Server{
 		Users:        n.Store.Users,
 		Rooms:        n.Store.Rooms,
@@ -209,7 +204,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Live:         n.Store.Live,
 		Gifts:        n.Store.Gifts,
 		RedeemRate:   cfg.RedeemRate,
-		Rentals:      n.Rentals,
 		Limits:       cfg.Store.Limits,
 		Logger:       cfg.Logger,
 		Ready:        n.NATS.Quorum,
@@ -246,6 +240,20 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		})
 	}
 	n.API.Drain = n.Drain
+	n.openIncidents(nodeName, dc)
+	n.API.Incidents = n.Incidents
+	// Rental billing excludes the platform's downtime: the incidents of major or critical impact that
+	// name the rentals component, and the periods in which a node had no quorum (every node's, from
+	// the replicated outage record, and this node's own not written yet, the one under way included).
+	n.quorumW = startQuorumWatch(&quorumWatch{log: n.Store.Outages, quorum: n.NATS.Quorum, now: storeCfg.Now,
+		node: nodeName, dc: dc, logger: cfg.Logger})
+	n.Downtime = haetae.Downtimes{n.quorumW, haetae.IncidentDowntime{Incidents: n.Incidents, Now: storeCfg.Now}}
+	rentalsCfg := cfg.Rentals
+	rentalsCfg.Downtime = n.Downtime
+	if n.Rentals, err = jsstore.NewRentals(n.Store, rentalsCfg); err != nil {
+		return err
+	}
+	n.API.Rentals = n.Rentals
 	n.HTTP = &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -266,6 +274,56 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.started = true
 	return nil
+}
+
+// openIncidents wires the incident history: the detectors that watch this node and the cluster, the
+// service that turns what they see into incidents in the replicated history (or in its journal while
+// the node is cut off), and the webhook notifier.
+func (n *Node) openIncidents(nodeName, dc string) {
+	cfg := &n.Config
+	comps := haetae.DefaultComponents
+	n.Webhooks = &status.Notifier{Logger: cfg.Logger}
+	registerWebhookMetrics(n.Registry, n.Webhooks)
+	var dcw *status.DCWatch
+	if cfg.Cluster != nil {
+		dcw = &status.DCWatch{
+			Node: nodeName, DC: dc,
+			Endpoints:  n.dir.list,
+			Routes:     n.NATS.Peers,
+			Servers:    n.NATS.ServerNames,
+			Quorum:     n.NATS.Quorum,
+			Components: comps,
+			Start:      time.Now(),
+			Grace:      status.DefaultGrace,
+			After:      status.DefaultUnreachableAfter,
+		}
+	}
+	streams := &status.StreamWatch{Node: nodeName, DC: dc, Health: streamHealth(n.NATS), After: status.DefaultStreamAfter}
+	detectors := []status.Detector{
+		streams,
+		&status.DiskWatch{Node: nodeName, DC: dc, Usage: n.NATS.StoreUsage, Free: func() (uint64, uint64, error) { return diskFree(cfg.DataDir) },
+			StoreRatio: 0.9, MinFree: 512 << 20},
+		&status.ShedWatch{Node: nodeName, DC: dc, Components: comps, Shedding: cfg.Shedding},
+	}
+	scfg := status.Config{
+		Node: nodeName, DC: dc, Components: comps,
+		Store:       n.Store.Incidents,
+		Quorum:      n.NATS.Quorum,
+		JournalPath: filepath.Join(cfg.DataDir, "incidents-local.json"),
+		Notify:      n.Webhooks.Notify,
+		Logger:      cfg.Logger,
+	}
+	if dcw != nil {
+		detectors = append([]status.Detector{dcw}, detectors...)
+		streams.Excused = dcw.Unreachable
+		scfg.DCs, scfg.Lost = dcw.States, dcw.Unreachable
+	}
+	scfg.Detectors = detectors
+	n.Incidents = status.New(scfg)
+	n.Webhooks.Subscribers = n.Incidents.Subscribers
+	registerIncidentMetrics(n.Registry, n.Incidents)
+	n.Webhooks.Start()
+	n.Incidents.Start()
 }
 
 // URL is the API's base URL.
@@ -349,17 +407,23 @@ func (n *Node) close(ctx context.Context) error {
 	} else if n.ln != nil {
 		n.ln.Close()
 	}
-	if n.stale != nil {
-		n.stale.close()
-	}
-	if n.dir != nil {
-		n.dir.close()
-	}
 	if n.Rentals != nil {
 		n.Rentals.Close()
 	}
 	if n.quorumW != nil {
 		n.quorumW.close()
+	}
+	if n.Incidents != nil {
+		n.Incidents.Close()
+	}
+	if n.Webhooks != nil {
+		n.Webhooks.Close()
+	}
+	if n.stale != nil {
+		n.stale.close()
+	}
+	if n.dir != nil {
+		n.dir.close()
 	}
 	if n.Store != nil {
 		n.Store.Close()

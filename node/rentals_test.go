@@ -214,3 +214,36 @@ func TestRentalNoQuorumNotBilled(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRentalIncidentExcluded: an incident of major impact that names the rentals component is
+// excluded from a ride's fare; a minor one, which leaves returns working, is not.
+func TestRentalIncidentExcluded(t *testing.T) {
+	clock := testnode.NewClock(rentalT0)
+	cfg := testnode.Config(t)
+	cfg.Store.Now = clock.Now
+	cfg.AdminToken = rentalAdminToken
+	base := testnode.MustStart(t, cfg).URL()
+	alice := testnode.MustUser(t, base, "alice")
+	mustRegisterVehicle(t, base, "S-3")
+	rental := mustStartRental(t, base, alice, "ride-3", "S-3")
+	open := func(impact string, from time.Time) {
+		t.Helper()
+		r := testnode.DoJSON(t, "POST", base+"/v1/incidents", rentalAdminToken, map[string]any{
+			"title": "Returns fail", "impact": impact, "components": []string{haetae.ComponentRentals},
+			"cause": "a test", "started_at": from.Format(time.RFC3339),
+		})
+		if r.Status != 201 {
+			t.Fatalf("open a %s incident: %d %s", impact, r.Status, r.Body)
+		}
+	}
+	open(haetae.ImpactMinor, rentalT0.Add(time.Minute))
+	open(haetae.ImpactMajor, rentalT0.Add(5*time.Minute)) // still open when the ride ends
+
+	clock.Advance(30 * time.Minute)
+	r := testnode.DoJSON(t, "POST", base+"/v1/rentals/"+rental.ID+"/return", alice, map[string]string{"client_id": "ret-3"})
+	var got haetae.Rental
+	r.JSON(t, &got)
+	if r.Status != 200 || *got.ExcludedSeconds != 25*60 || *got.BilledSeconds != 5*60 || *got.FareWon != 1000+5*150 {
+		t.Fatalf("the major incident's 25 minutes should be excluded, the minor one's billed: %d %s", r.Status, r.Body)
+	}
+}

@@ -90,6 +90,9 @@ func commands(env *Env) []*ffcli.Command {
 		merchantCommand(env),
 		benchCommand(env),
 		drainCommand(env),
+		statusCommand(env),
+		incidentCommand(env),
+		webhookCommand(env),
 		rideCommand(env),
 		vehicleCommand(env),
 	}

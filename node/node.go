@@ -177,6 +177,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		clusterStore(&storeCfg)
 	}
 	storeCfg.DC, storeCfg.NodeName = dc, nodeName
+	storeCfg.Quorum = func() error { return n.NATS.Quorum() } // n.NATS is set below, before the store opens
 	n.NATS, err = embednats.Start(ncfg)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -67,17 +68,29 @@ func TestKillOneDC(t *testing.T) {
 	for r := range runs {
 		rows = append(rows, killOnce(t, f, l, fmt.Sprintf("k%d", r+1), r%c.DCs()))
 	}
-	streams := roomStreams(t, c, f.rooms)
+	t.Log(killTable(rows, f.rooms, roomStreams(t, c, f.rooms)))
+}
 
+// killRow is what one kill run measured.
+type killRow struct {
+	run, killed string
+	led         []string // the message streams the killed DC led when it was killed
+	acks        int
+	deduped     int                      // acknowledgements answered 200: a retry of a send that had landed
+	waits       map[string]time.Duration // per room, the longest wait of any writer for an acknowledgement
+}
+
+// killTable is the kill drill's report: a row per run, then the RTO percentiles over the runs.
+func killTable(rows []killRow, rooms []string, streams map[string]string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "kill drill, %d runs, %d rooms, %d writers (one per DC, failover to the others), a send per room every %s:\n", runs, drillRooms, c.DCs(), pace)
-	fmt.Fprintf(&b, "%-4s %-6s %-30s %6s %8s %10s %10s %10s  %s\n", "run", "killed", "message streams it led", "acks", "retried",
+	fmt.Fprintf(&b, "kill drill, %d runs, %d rooms, a writer per DC (failing over to the others), a send per room every %s:\n", len(rows), len(rooms), pace)
+	fmt.Fprintf(&b, "%-4s %-6s %-30s %6s %8s %10s %10s %10s  %s\n", "run", "killed", "message streams it led", "acks", "repeats",
 		"RTO max", "led rooms", "others", "rooms without a stall (>1 s)")
 	var perRun, perRoom, ledAll, othersAll []time.Duration
 	for _, row := range rows {
 		var all, ledRooms, others []time.Duration
 		calm := 0
-		for _, room := range f.rooms {
+		for _, room := range rooms {
 			w := row.waits[room]
 			all = append(all, w)
 			if slices.Contains(row.led, streams[room]) {
@@ -91,12 +104,12 @@ func TestKillOneDC(t *testing.T) {
 		}
 		ledAll, othersAll = append(ledAll, ledRooms...), append(othersAll, others...)
 		all, ledRooms, others = sortedDurations(all), sortedDurations(ledRooms), sortedDurations(others)
-		fmt.Fprintf(&b, "%-4s %-6s %-30s %6d %8d %10s %10s %10s  %d/%d (%.0f%%)\n", row.run, row.killed, ledLabel(row.led, f.rooms, streams), row.acks, row.deduped,
+		fmt.Fprintf(&b, "%-4s %-6s %-30s %6d %8d %10s %10s %10s  %d/%d (%.0f%%)\n", row.run, row.killed, ledLabel(row.led, rooms, streams), row.acks, row.deduped,
 			ms(percentile(all, 1)), ms(percentile(ledRooms, 1)), ms(percentile(others, 1)), calm, len(all), 100*float64(calm)/float64(len(all)))
 		perRun = append(perRun, percentile(all, 1))
 		perRoom = append(perRoom, all...)
 	}
-	fmt.Fprintf(&b, "(led rooms: rooms of the message streams the killed DC led; RTO: the longest any writer waited for an acknowledgement in a room)\n")
+	fmt.Fprintf(&b, "(RTO: the longest any writer waited for an acknowledgement in a room; led rooms: those of the message streams the killed DC led;\n repeats: acknowledgements answered 200, the retry of a send that had landed)\n")
 	perRun, perRoom = sortedDurations(perRun), sortedDurations(perRoom)
 	ledAll, othersAll = sortedDurations(ledAll), sortedDurations(othersAll)
 	fmt.Fprintf(&b, "RTO of the rooms of the streams the killed DC led: p50 %s, p99 %s, max %s (%d rooms over all runs)\n",
@@ -105,16 +118,7 @@ func TestKillOneDC(t *testing.T) {
 		ms(percentile(othersAll, 0.5)), ms(percentile(othersAll, 0.99)), ms(percentile(othersAll, 1)), len(othersAll))
 	fmt.Fprintf(&b, "RTO, the max over rooms of each run: p50 %s, p99 %s, max %s\n", ms(percentile(perRun, 0.5)), ms(percentile(perRun, 0.99)), ms(percentile(perRun, 1)))
 	fmt.Fprintf(&b, "RTO of every room of every run:      p50 %s, p99 %s, max %s\n", ms(percentile(perRoom, 0.5)), ms(percentile(perRoom, 0.99)), ms(percentile(perRoom, 1)))
-	t.Log(b.String())
-}
-
-// killRow is what one kill run measured.
-type killRow struct {
-	run, killed string
-	led         []string // the message streams the killed DC led when it was killed
-	acks        int
-	deduped     int                      // acknowledgements answered 200: a retry of a send that had landed
-	waits       map[string]time.Duration // per room, the longest wait of any writer for an acknowledgement
+	return b.String()
 }
 
 // ledLabel names the streams and says how many of the rooms are theirs.
@@ -178,7 +182,7 @@ func killOnce(t *testing.T, f *fixture, l *load, run string, victim int) killRow
 		t.Fatalf("run %s: writers did not recover within 2 minutes of killing %s: %v", run, c.DC(victim), err)
 	}
 	as := l.snapshot()
-	fatalErrors(t, as)
+	fatalErrors(t, filterRun(as, run))
 	checkRealTimeOrder(t, as)
 
 	var survivors, all []node
@@ -268,8 +272,8 @@ func longestWaits(as []attempt, run string) map[string]time.Duration {
 
 // TestPartitionedDCRefusesWrites cuts one DC off the inter-DC network (docker network disconnect)
 // while a writer pinned to that DC alone keeps sending to it and the other DCs' writers send to theirs.
-// The cut-off DC must answer 503 no_quorum within seconds and, once it has, acknowledge nothing until
-// it is reconnected; the majority carries on; after the heal every DC shows one identical history with
+// The cut-off DC must answer 503 no_quorum within a minute and acknowledge nothing sent after the cut
+// until it is reconnected; the majority carries on; after the heal every DC shows one identical history with
 // every acknowledged message exactly once.
 func TestPartitionedDCRefusesWrites(t *testing.T) {
 	c := dctest.Start(t, dctest.Options{})
@@ -303,6 +307,8 @@ func TestPartitionedDCRefusesWrites(t *testing.T) {
 
 	cutAt := time.Now()
 	c.Disconnect(victim)
+	cutDone := time.Now() // from here on dc1 has no path to any other DC
+	notReady := waitNotReady(t, c.URL(victim), time.Minute)
 	var refusedAt time.Time // when the pinned writer first heard no_quorum
 	err := l.waitUntil(time.Minute, func(as []attempt) error {
 		for _, a := range as {
@@ -318,7 +324,8 @@ func TestPartitionedDCRefusesWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s cut off; it answered 503 no_quorum %s later", c.DC(victim), refusedAt.Sub(cutAt).Round(time.Millisecond))
+	t.Logf("%s cut off; /readyz 503 %s later; the pinned writer's first no_quorum %s later", c.DC(victim),
+		notReady.Sub(cutAt).Round(time.Millisecond), refusedAt.Sub(cutAt).Round(time.Millisecond))
 	// The majority carries on: each of its writers gets writes acknowledged in every room after the
 	// cut-off DC said no_quorum, and the cut lasts at least 5 s beyond that.
 	err = l.waitUntil(2*time.Minute, func(as []attempt) error {
@@ -342,19 +349,43 @@ func TestPartitionedDCRefusesWrites(t *testing.T) {
 
 	as := l.snapshot()
 	fatalErrors(t, as)
+	// Nothing sent to the cut-off DC after the cut may be acknowledged before the heal: it cannot reach
+	// a majority to commit it. (That covers "once it said no_quorum" too.) A send answered after the
+	// heal began may have been committed after it.
 	var refused, lateAcks int
+	var beforeRefusal []attempt // what the pinned writer saw between the cut and the first no_quorum
 	for _, a := range as {
-		if a.Writer != pinned.name || !a.Start.After(refusedAt) || !a.Start.Before(healAt) {
+		if a.Writer != pinned.name || !a.Start.After(cutDone) || !a.Start.Before(healAt) {
 			continue
 		}
 		switch {
-		case !a.acked():
+		case a.acked() && a.End.Before(healAt):
+			t.Errorf("%s acknowledged %s in room %s (seq %d) at %s though it was cut off at %s (it answered no_quorum from %s) and not yet healed",
+				c.DC(victim), a.ClientID, a.Room, a.Seq, a.End.Format("15:04:05.000"), cutDone.Format("15:04:05.000"), refusedAt.Format("15:04:05.000"))
+		case a.acked():
+			lateAcks++
+		case a.Start.After(refusedAt):
 			refused++
-		case a.End.Before(healAt):
-			t.Errorf("%s acknowledged %s in room %s (seq %d) at %s, after it had answered no_quorum at %s and before the heal",
-				c.DC(victim), a.ClientID, a.Room, a.Seq, a.End.Format("15:04:05.000"), refusedAt.Format("15:04:05.000"))
 		default:
-			lateAcks++ // sent while cut off, answered after the heal began
+			beforeRefusal = append(beforeRefusal, a)
+		}
+	}
+	var slowest time.Duration
+	for _, a := range beforeRefusal {
+		slowest = max(slowest, a.End.Sub(a.Start))
+	}
+	// The sends the cut caught (made before it was complete, answered after): how long the cut-off DC
+	// kept them waiting.
+	var inFlight []attempt
+	var hung time.Duration
+	inFlightAcked := 0
+	for _, a := range as {
+		if a.Writer == pinned.name && a.Start.Before(cutDone) && a.End.After(cutDone) {
+			inFlight = append(inFlight, a)
+			hung = max(hung, a.End.Sub(cutAt))
+			if a.acked() {
+				inFlightAcked++
+			}
 		}
 	}
 	checkRealTimeOrder(t, as)
@@ -368,10 +399,32 @@ func TestPartitionedDCRefusesWrites(t *testing.T) {
 	for _, w := range longestWaitsOf(as, majority) {
 		majorityWait = max(majorityWait, w)
 	}
-	t.Logf("partition drill: %s cut off for %s; no_quorum after %s; %d pinned sends refused while cut off (%s), %d answered after the heal; "+
-		"the majority's longest wait for an acknowledgement %s; %d messages identical on all DCs",
-		c.DC(victim), healAt.Sub(cutAt).Round(time.Millisecond), refusedAt.Sub(cutAt).Round(time.Millisecond), refused,
-		errorCounts(pinnedBetween(as, pinned.name, refusedAt, healAt)), lateAcks, ms(majorityWait), n)
+	t.Logf("partition drill: %s cut off for %s. /readyz said 503 %s after the cut. Of the %d pinned sends the cut caught in flight, %d were "+
+		"acknowledged, the others failed with %s; the last was answered %s after the cut. Sends made after the cut and before the first no_quorum answer (%s after it): %s, the slowest %s. "+
+		"Then %d sends refused (%s) until the heal; %d sends of the cut answered after the heal. "+
+		"The majority's longest wait for an acknowledgement: %s. %d messages identical on all DCs.",
+		c.DC(victim), healAt.Sub(cutAt).Round(time.Millisecond), notReady.Sub(cutAt).Round(time.Millisecond),
+		len(inFlight), inFlightAcked, errorCounts(inFlight), ms(hung), refusedAt.Sub(cutAt).Round(time.Millisecond), errorCounts(beforeRefusal), ms(slowest),
+		refused, errorCounts(pinnedBetween(as, pinned.name, refusedAt, healAt)), lateAcks, ms(majorityWait), n)
+}
+
+// waitNotReady polls a node's /readyz until it answers 503 and returns when it first did.
+func waitNotReady(tb testing.TB, url string, timeout time.Duration) time.Time {
+	tb.Helper()
+	hc := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		if resp, err := hc.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				return time.Now()
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s/readyz still not 503 after %s", url, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func pinnedBetween(as []attempt, writer string, from, to time.Time) []attempt {

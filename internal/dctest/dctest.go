@@ -111,7 +111,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	start := time.Now()
 
 	c.wan = c.run + "-wan"
-	c.mustDocker(c.create([]string{"network", "create"}, "--driver", "bridge", c.wan)...)
+	c.createNetwork(c.wan)
 	c.toxi = c.startToxiproxy()
 	for i := 0; i < opts.DCs; i++ {
 		c.nodes = append(c.nodes, c.startNode(i))
@@ -276,7 +276,7 @@ func (c *Cluster) startNode(i int) *node {
 	n.container = c.run + "-" + n.dc
 	n.network = c.run + "-" + n.dc
 	n.volume = c.run + "-" + n.dc + "-data"
-	c.mustDocker(c.create([]string{"network", "create"}, "--driver", "bridge", n.network)...)
+	c.createNetwork(n.network)
 	c.mustDocker(c.create([]string{"volume", "create"}, n.volume)...)
 	var peers []string
 	for j := 0; j < c.opts.DCs; j++ {
@@ -314,6 +314,24 @@ func (c *Cluster) startNode(i int) *node {
 			c.tb.Fatalf("dctest: start %s: %v", n.dc, err)
 		}
 		c.mustDocker("rm", "--force", n.container)
+	}
+}
+
+// createNetwork creates a bridge network with the cluster's labels. Docker has address pools for about
+// thirty networks; when clusters of other test processes hold them all, it waits for one to be freed,
+// for up to two minutes.
+func (c *Cluster) createNetwork(name string) {
+	c.tb.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := docker(context.Background(), c.create([]string{"network", "create"}, "--driver", "bridge", name)...)
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "address pool") || time.Now().After(deadline) {
+			c.tb.Fatalf("dctest: %v", err)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -46,10 +46,13 @@ const (
 	ComponentMessaging = "messaging"
 	ComponentLive      = "live"
 	ComponentGifts     = "gifts"
+	// ComponentRentals: incidents of major or critical impact that name it are excluded from rental
+	// billing (IncidentDowntime).
+	ComponentRentals = "rentals"
 )
 
 // DefaultComponents are the components a node reports on unless configured otherwise.
-var DefaultComponents = []string{ComponentAccounts, ComponentMessaging, ComponentLive, ComponentGifts}
+var DefaultComponents = []string{ComponentAccounts, ComponentMessaging, ComponentLive, ComponentGifts, ComponentRentals}
 
 // Incident is one fault of the platform, opened by a node that saw it (Auto) or by a person.
 //

@@ -37,6 +37,23 @@ func (s *Server) routes() {
 	s.handle("/v1/gifts/{code}/redeem", map[string]method{
 		http.MethodPost: {auth: true, write: true, name: "redeem_gift", h: s.handleRedeem},
 	})
+	s.handle("/v1/vehicles", map[string]method{
+		http.MethodPost: {admin: true, write: true, name: "create_vehicle", h: s.handleCreateVehicle},
+	})
+	// A vehicle authenticates with its own token, which the handler checks.
+	s.handle("/v1/vehicles/{vehicle}/events", map[string]method{
+		http.MethodPost: {write: true, name: "vehicle_event", h: s.handleVehicleEvent},
+	})
+	s.handle("/v1/rentals", map[string]method{
+		http.MethodGet:  {auth: true, name: "list_rentals", h: s.handleListRentals},
+		http.MethodPost: {auth: true, write: true, name: "create_rental", h: s.handleCreateRental},
+	})
+	s.handle("/v1/rentals/{id}", map[string]method{
+		http.MethodGet: {auth: true, name: "get_rental", h: s.handleGetRental},
+	})
+	s.handle("/v1/rentals/{id}/return", map[string]method{
+		http.MethodPost: {auth: true, write: true, name: "return_rental", h: s.handleReturnRental},
+	})
 	s.handle("/v1/live", map[string]method{
 		http.MethodGet: {name: "live", h: s.handleLive},
 	})

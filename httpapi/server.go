@@ -30,6 +30,7 @@ type Server struct {
 	Messages haetae.MessageService
 	Live     haetae.LiveService
 	Gifts    haetae.GiftService
+	Rentals  haetae.RentalService
 	Limits   haetae.Limits
 	Logger   *slog.Logger
 	// Ready reports whether this node can take writes now: in a cluster, whether it reaches a majority.

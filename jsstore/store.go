@@ -12,6 +12,9 @@
 //   - KV haetae_gifts: gift.<code> → gift; u.<user>.<code> → index for listing; send.<sender>.<client_id>
 //     and redeem.<merchant>.<key> → idempotency records. See gifts.go for how exactly-once is kept.
 //   - KV haetae_incidents: inc.<id> → incident; hook.<id> → webhook subscriber.
+//   - KV haetae_rentals: vehicle.<id>, vevent.<vehicle>.<client_id>, rental.<id>, rider.<user>.<id>
+//     (rentals.go); a rental and its vehicle change together in atomic batches.
+//   - KV haetae_outages: outage.<node>.<start> → a period in which that node had no quorum.
 //
 // No stream and no consumer per room or per user: a million rooms are a million subjects.
 package jsstore
@@ -150,6 +153,8 @@ type Store struct {
 	rooms     jetstream.KeyValue
 	gifts     jetstream.KeyValue
 	incidents jetstream.KeyValue
+	rentals   jetstream.KeyValue
+	outages   jetstream.KeyValue
 
 	Users    *UserService
 	Rooms    *RoomService
@@ -158,6 +163,8 @@ type Store struct {
 	Gifts    *GiftService
 	// Incidents is the incident history and the webhook subscribers (see incidents.go).
 	Incidents *IncidentStore
+	// Outages is the record of no-quorum periods; the rental service is made by [NewRentals].
+	Outages *OutageLog
 
 	// streams lists, in the order Open made them, every stream the store keeps (buckets' included).
 	streams []string
@@ -218,6 +225,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if s.incidents, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: incidentsBucket, Description: "haetae incident history and webhook subscribers"}); err != nil {
 		return nil, err
 	}
+	if err := s.openRentals(ctx); err != nil {
+		return nil, err
+	}
+	s.Outages = &OutageLog{s: s}
 	s.Users = &UserService{s: s, cache: newTokenCache(50000), roles: newRoleCache(100000)}
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
 	s.quorum = startQuorumWatch(cfg.Quorum)
@@ -231,6 +242,20 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openRentals makes the buckets of rentals: vehicles, reports and rentals, changed together in atomic
+// batches; and the record of no-quorum periods, which billing excludes.
+func (s *Store) openRentals(ctx context.Context) error {
+	var err error
+	if s.rentals, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: rentalsBucket, Description: "haetae vehicles, their reports, rentals"}); err != nil {
+		return err
+	}
+	if err := s.allowAtomic(ctx, "KV_"+rentalsBucket); err != nil {
+		return err
+	}
+	s.outages, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: outagesBucket, Description: "haetae periods in which a node had no quorum"})
+	return err
 }
 
 // Close stops the background work. In-flight sends are finished or failed first.

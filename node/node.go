@@ -75,6 +75,9 @@ type Config struct {
 	// Shedding, when set, says which priority classes this node sheds now and at what rate; the
 	// incident detectors report it. Nil: the API's limiter's ([httpapi.Server.Shedding]).
 	Shedding func() (classes []string, perSecond float64)
+
+	// Rentals are the fare rules and the closer's settings; the node wires their downtime.
+	Rentals jsstore.RentalConfig
 }
 
 // RateLimit is one client's allowance: PerSecond requests on average (0: no limit) and Burst at once.
@@ -94,6 +97,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 15 * time.Second,
 		StartTimeout:    2 * time.Minute,
 		Store:           jsstore.DefaultConfig(),
+		Rentals:         jsstore.DefaultRentalConfig(),
 		Logger:          slog.Default(),
 		Admission:       admission.DefaultConfig(),
 		TokenRate:       RateLimit{PerSecond: 200, Burst: 400},
@@ -115,11 +119,16 @@ type Node struct {
 	Incidents *status.Service
 	Webhooks  *status.Notifier
 
+	// Rentals is the rental service; Downtime what its billing excludes (see Open).
+	Rentals  *jsstore.RentalService
+	Downtime haetae.DowntimeSource
+
 	nc      *nats.Conn
 	lock    *os.File
 	dir     *directory
 	stale   *staleness
 	leaders *leaders
+	quorumW *quorumWatch
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,6 +152,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := cfg.Admission.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Rentals.Validate(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -256,6 +268,18 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	n.API.Drain = n.Drain
 	n.openIncidents(nodeName, dc)
 	n.API.Incidents = n.Incidents
+	// Rental billing excludes the platform's downtime: the incidents of major or critical impact that
+	// name the rentals component, and the periods in which a node had no quorum (every node's, from
+	// the replicated outage record, and this node's own not written yet, the one under way included).
+	n.quorumW = startQuorumWatch(&quorumWatch{log: n.Store.Outages, quorum: n.NATS.Quorum, now: storeCfg.Now,
+		node: nodeName, dc: dc, logger: cfg.Logger})
+	n.Downtime = haetae.Downtimes{n.quorumW, haetae.IncidentDowntime{Incidents: n.Incidents, Now: storeCfg.Now}}
+	rentalsCfg := cfg.Rentals
+	rentalsCfg.Downtime = n.Downtime
+	if n.Rentals, err = jsstore.NewRentals(n.Store, rentalsCfg); err != nil {
+		return err
+	}
+	n.API.Rentals = n.Rentals
 	n.HTTP = &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -413,6 +437,12 @@ func (n *Node) close(ctx context.Context) error {
 		}
 	} else if n.ln != nil {
 		n.ln.Close()
+	}
+	if n.Rentals != nil {
+		n.Rentals.Close()
+	}
+	if n.quorumW != nil {
+		n.quorumW.close()
 	}
 	if n.Incidents != nil {
 		n.Incidents.Close()

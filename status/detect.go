@@ -315,6 +315,9 @@ func streamComponents(stream string) []string {
 		return []string{haetae.ComponentMessaging, haetae.ComponentLive}
 	case strings.HasPrefix(stream, "KV_haetae_gifts"):
 		return []string{haetae.ComponentGifts}
+	case strings.HasPrefix(stream, "KV_haetae_rentals"), strings.HasPrefix(stream, "KV_haetae_outages"):
+		// Without these no ride can be started, returned or billed.
+		return []string{haetae.ComponentRentals}
 	default:
 		return []string{haetae.ComponentMessaging}
 	}

@@ -94,5 +94,7 @@ func commands(env *Env) []*ffcli.Command {
 		statusCommand(env),
 		incidentCommand(env),
 		webhookCommand(env),
+		rideCommand(env),
+		vehicleCommand(env),
 	}
 }

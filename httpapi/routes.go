@@ -46,6 +46,35 @@ func (s *Server) routes() {
 	s.handle("/v1/admin/drain", map[string]method{
 		http.MethodPost: {admin: true, name: "admin_drain", h: s.handleDrain},
 	})
+	s.handle("/status", map[string]method{
+		http.MethodGet: {name: "status_page", h: s.withIncidents(s.handleStatusPage)},
+	})
+	s.handle("/status.css", map[string]method{
+		http.MethodGet: {name: "status_css", h: s.handleStatusCSS},
+	})
+	s.handle("/v1/status", map[string]method{
+		http.MethodGet: {name: "status", h: s.withIncidents(s.handleStatus)},
+	})
+	s.handle("/v1/incidents", map[string]method{
+		http.MethodGet:  {name: "list_incidents", h: s.withIncidents(s.handleListIncidents)},
+		http.MethodPost: {admin: true, write: true, name: "create_incident", h: s.withIncidents(s.handleCreateIncident)},
+	})
+	s.handle("/v1/incidents.atom", map[string]method{
+		http.MethodGet: {name: "incidents_atom", h: s.withIncidents(s.handleIncidentsAtom)},
+	})
+	s.handle("/v1/incidents/{id}", map[string]method{
+		http.MethodGet: {name: "get_incident", h: s.withIncidents(s.handleGetIncident)},
+	})
+	s.handle("/v1/incidents/{id}/updates", map[string]method{
+		http.MethodPost: {admin: true, write: true, name: "add_incident_update", h: s.withIncidents(s.handleAddIncidentUpdate)},
+	})
+	s.handle("/v1/webhooks", map[string]method{
+		http.MethodGet:  {admin: true, name: "list_webhooks", h: s.withIncidents(s.handleListWebhooks)},
+		http.MethodPost: {admin: true, write: true, name: "create_webhook", h: s.withIncidents(s.handleCreateWebhook)},
+	})
+	s.handle("/v1/webhooks/{id}", map[string]method{
+		http.MethodDelete: {admin: true, write: true, name: "delete_webhook", h: s.withIncidents(s.handleDeleteWebhook)},
+	})
 	s.handle("/app/", map[string]method{
 		http.MethodGet: {name: "web_app", h: s.handleApp},
 	})

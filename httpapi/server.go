@@ -53,6 +53,8 @@ type Server struct {
 	// Drain, when set, evacuates the node for POST /v1/admin/drain and returns the streams whose
 	// leadership it handed off.
 	Drain func(ctx context.Context) ([]string, error)
+	// Incidents keeps the incident history and answers the status (nil: those endpoints answer 404).
+	Incidents haetae.IncidentService
 
 	metrics *metrics
 	logins  *loginLimiter

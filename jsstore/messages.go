@@ -292,8 +292,28 @@ func (m *MessageService) commit(stream string, batch []*pendingSend) {
 	todo := batch
 	for attempt := 0; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, commitAttempt)
+		lost := m.s.quorum.lost()
+		go func() {
+			select {
+			case <-lost: // the node lost its majority: stop waiting for an answer that may never come
+				acancel()
+			case <-actx.Done():
+			}
+		}()
 		m.commitOnce(actx, stream, todo)
 		acancel()
+		select {
+		case <-lost:
+			// Outcome unknown, like a time-out, but the node knows why: say so now, and the client
+			// retries the same client_id on a node that has a majority.
+			for _, p := range todo {
+				if p.err != nil || (p.seq == 0 && !p.dup) {
+					p.err = &haetae.Error{Code: haetae.ENoQuorum, Op: "commit", Message: "this node lost its majority while committing; retry on another node", Err: p.err}
+				}
+			}
+			return
+		default:
+		}
 		var again []*pendingSend
 		for _, p := range todo {
 			if p.err != nil && transient(p.err) && ctx.Err() == nil {

@@ -11,6 +11,7 @@
 //     read.<user>.<id> → read position.
 //   - KV haetae_gifts: gift.<code> → gift; u.<user>.<code> → index for listing; send.<sender>.<client_id>
 //     and redeem.<merchant>.<key> → idempotency records. See gifts.go for how exactly-once is kept.
+//   - KV haetae_incidents: inc.<id> → incident; hook.<id> → webhook subscriber.
 //
 // No stream and no consumer per room or per user: a million rooms are a million subjects.
 package jsstore
@@ -65,6 +66,10 @@ type Config struct {
 	OnCommit func(messages int, took time.Duration)
 	// OnDeliver, when set, is told how many messages the live hub handed to subscribers.
 	OnDeliver func(n int)
+	// Quorum, when set, says whether this node can take writes now (in a cluster: whether it reaches a
+	// majority). A commit caught by the loss of the majority is answered no_quorum as soon as the node
+	// knows, instead of waiting out the request timeout, so its client fails over seconds sooner.
+	Quorum func() error
 	// OpenOnly makes Open use the streams and buckets as they are instead of creating or updating them,
 	// failing if one is missing. In a cluster only one node (the JetStream meta leader) provisions:
 	// nats-server 2.15 left concurrent creations of the same stream from several servers unanswered
@@ -137,22 +142,26 @@ func DefaultConfig() Config {
 
 // Store holds the JetStream handles shared by the services.
 type Store struct {
-	cfg      Config
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	users    jetstream.KeyValue
-	sessions jetstream.KeyValue
-	rooms    jetstream.KeyValue
-	gifts    jetstream.KeyValue
+	cfg       Config
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	users     jetstream.KeyValue
+	sessions  jetstream.KeyValue
+	rooms     jetstream.KeyValue
+	gifts     jetstream.KeyValue
+	incidents jetstream.KeyValue
 
 	Users    *UserService
 	Rooms    *RoomService
 	Messages *MessageService
 	Live     *Hub
 	Gifts    *GiftService
+	// Incidents is the incident history and the webhook subscribers (see incidents.go).
+	Incidents *IncidentStore
 
 	// streams lists, in the order Open made them, every stream the store keeps (buckets' included).
 	streams []string
+	quorum  *quorumWatch
 }
 
 const (
@@ -205,13 +214,20 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := s.allowAtomic(ctx, "KV_"+giftsBucket); err != nil {
 		return nil, err
 	}
+	// The newest bucket comes last, for the same reason.
+	if s.incidents, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: incidentsBucket, Description: "haetae incident history and webhook subscribers"}); err != nil {
+		return nil, err
+	}
 	s.Users = &UserService{s: s, cache: newTokenCache(50000), roles: newRoleCache(100000)}
 	s.Rooms = &RoomService{s: s, cache: newRoomCache(200000)}
+	s.quorum = startQuorumWatch(cfg.Quorum)
 	s.Messages = newMessageService(s)
 	s.Gifts = &GiftService{s: s}
+	s.Incidents = &IncidentStore{s: s}
 	s.Live, err = newHub(s)
 	if err != nil {
 		s.Messages.close()
+		s.quorum.stop()
 		return nil, err
 	}
 	return s, nil
@@ -221,6 +237,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 func (s *Store) Close() {
 	s.Messages.close()
 	s.Live.close()
+	s.quorum.stop()
 }
 
 func (s *Store) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
@@ -343,11 +360,17 @@ func transient(err error) bool {
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return ae.errCode == 10008 // JetStream cluster not available: no leader yet
+		return transientCode(ae.errCode)
 	}
 	var je *jetstream.APIError
-	return errors.As(err, &je) && je.ErrorCode == 10008
+	return errors.As(err, &je) && transientCode(int(je.ErrorCode))
 }
+
+// transientCode reports the JetStream error codes that describe a passing state, not the request:
+// 10008, the cluster has no leader yet; 10158, an earlier attempt with the same message id is still
+// being proposed (seen after a partition heals: a retry of a send that was in flight when the node was
+// cut off), so sending again soon gets the deduplicated answer.
+func transientCode(code int) bool { return code == 10008 || code == 10158 }
 
 // retryWait is the pause before sending a transiently failed write again: short at first, since an
 // election takes seconds and every retry is cheap, and never long, so the write lands soon after a new

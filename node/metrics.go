@@ -3,7 +3,9 @@ package node
 import (
 	"time"
 
+	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/status"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,6 +28,34 @@ func registerStoreMetrics(reg *prometheus.Registry, cfg *jsstore.Config) {
 		batchTime.Observe(took.Seconds())
 	}
 	cfg.OnDeliver = func(n int) { delivered.Add(float64(n)) }
+}
+
+// registerIncidentMetrics exposes the incident history as this node serves it.
+func registerIncidentMetrics(reg *prometheus.Registry, svc *status.Service) {
+	for _, impact := range []string{haetae.ImpactMinor, haetae.ImpactMajor, haetae.ImpactCritical} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "haetae_incidents_open", Help: "Open incidents in the history this node serves, by impact.",
+			ConstLabels: prometheus.Labels{"impact": impact},
+		}, func() float64 { open, _, _ := svc.Counts(); return float64(open[impact]) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "haetae_incidents_local", Help: "Incidents this node saw while it could not write the replicated history, not merged yet.",
+	}, func() float64 { _, local, _ := svc.Counts(); return float64(local) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "haetae_incident_history_age_seconds", Help: "How old this node's copy of the incident history is.",
+	}, func() float64 { _, _, age := svc.Counts(); return age.Seconds() }))
+}
+
+// registerWebhookMetrics counts webhook deliveries by how they ended.
+func registerWebhookMetrics(reg *prometheus.Registry, n *status.Notifier) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "haetae_webhook_deliveries_total", Help: "Webhook deliveries by outcome: ok, failed (after every retry) or dropped (queue full).",
+	}, []string{"outcome"})
+	for _, o := range []string{"ok", "failed", "dropped"} {
+		c.WithLabelValues(o)
+	}
+	reg.MustRegister(c)
+	n.Result = func(outcome string) { c.WithLabelValues(outcome).Inc() }
 }
 
 // registerLeaderMetrics exports which streams this node leads, haetae_stream_leader{stream} = 1 or 0, so

@@ -24,6 +24,7 @@ import (
 	"github.com/haetae/haetae/embednats"
 	"github.com/haetae/haetae/httpapi"
 	"github.com/haetae/haetae/jsstore"
+	"github.com/haetae/haetae/status"
 	"github.com/haetae/haetae/webapp"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,9 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	Store                   jsstore.Config
 	Logger                  *slog.Logger
+	// Shedding, when set, says which priority classes this node sheds now and at what rate; the
+	// incident detectors report it. Until the load shedder exists it is nil.
+	Shedding func() (classes []string, perSecond float64)
 }
 
 // DefaultConfig is what `haetae serve` runs with no flags.
@@ -87,6 +91,10 @@ type Node struct {
 	HTTP           *http.Server
 	Registry       *prometheus.Registry
 	AdminTokenPath string
+	// Incidents is this node's view of the incident history, with its detectors; Webhooks sends the
+	// changes it writes to subscribers.
+	Incidents *status.Service
+	Webhooks  *status.Notifier
 
 	nc      *nats.Conn
 	lock    *os.File
@@ -157,6 +165,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		clusterStore(&storeCfg)
 	}
 	storeCfg.DC, storeCfg.NodeName = dc, nodeName
+	storeCfg.Quorum = func() error { return n.NATS.Quorum() } // n.NATS is set below, before the store opens
 	n.NATS, err = embednats.Start(ncfg)
 	if err != nil {
 		return err
@@ -220,6 +229,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		})
 	}
 	n.API.Drain = n.Drain
+	n.openIncidents(nodeName, dc)
+	n.API.Incidents = n.Incidents
 	n.HTTP = &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -240,6 +251,56 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.started = true
 	return nil
+}
+
+// openIncidents wires the incident history: the detectors that watch this node and the cluster, the
+// service that turns what they see into incidents in the replicated history (or in its journal while
+// the node is cut off), and the webhook notifier.
+func (n *Node) openIncidents(nodeName, dc string) {
+	cfg := &n.Config
+	comps := haetae.DefaultComponents
+	n.Webhooks = &status.Notifier{Logger: cfg.Logger}
+	registerWebhookMetrics(n.Registry, n.Webhooks)
+	var dcw *status.DCWatch
+	if cfg.Cluster != nil {
+		dcw = &status.DCWatch{
+			Node: nodeName, DC: dc,
+			Endpoints:  n.dir.list,
+			Routes:     n.NATS.Peers,
+			Servers:    n.NATS.ServerNames,
+			Quorum:     n.NATS.Quorum,
+			Components: comps,
+			Start:      time.Now(),
+			Grace:      status.DefaultGrace,
+			After:      status.DefaultUnreachableAfter,
+		}
+	}
+	streams := &status.StreamWatch{Node: nodeName, DC: dc, Health: streamHealth(n.NATS), After: status.DefaultStreamAfter}
+	detectors := []status.Detector{
+		streams,
+		&status.DiskWatch{Node: nodeName, DC: dc, Usage: n.NATS.StoreUsage, Free: func() (uint64, uint64, error) { return diskFree(cfg.DataDir) },
+			StoreRatio: 0.9, MinFree: 512 << 20},
+		&status.ShedWatch{Node: nodeName, DC: dc, Components: comps, Shedding: cfg.Shedding},
+	}
+	scfg := status.Config{
+		Node: nodeName, DC: dc, Components: comps,
+		Store:       n.Store.Incidents,
+		Quorum:      n.NATS.Quorum,
+		JournalPath: filepath.Join(cfg.DataDir, "incidents-local.json"),
+		Notify:      n.Webhooks.Notify,
+		Logger:      cfg.Logger,
+	}
+	if dcw != nil {
+		detectors = append([]status.Detector{dcw}, detectors...)
+		streams.Excused = dcw.Unreachable
+		scfg.DCs, scfg.Lost = dcw.States, dcw.Unreachable
+	}
+	scfg.Detectors = detectors
+	n.Incidents = status.New(scfg)
+	n.Webhooks.Subscribers = n.Incidents.Subscribers
+	registerIncidentMetrics(n.Registry, n.Incidents)
+	n.Webhooks.Start()
+	n.Incidents.Start()
 }
 
 // URL is the API's base URL.
@@ -322,6 +383,12 @@ func (n *Node) close(ctx context.Context) error {
 		}
 	} else if n.ln != nil {
 		n.ln.Close()
+	}
+	if n.Incidents != nil {
+		n.Incidents.Close()
+	}
+	if n.Webhooks != nil {
+		n.Webhooks.Close()
 	}
 	if n.stale != nil {
 		n.stale.close()

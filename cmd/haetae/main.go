@@ -90,5 +90,8 @@ func commands(env *Env) []*ffcli.Command {
 		merchantCommand(env),
 		benchCommand(env),
 		drainCommand(env),
+		statusCommand(env),
+		incidentCommand(env),
+		webhookCommand(env),
 	}
 }

@@ -243,12 +243,8 @@ func everyPair(writers []string, rooms []string, since time.Time) func([]attempt
 // which still checks everything else; HAETAE_DRILL_STRICT=1 makes them fail it. Remove an entry
 // once the server is fixed.
 var knownServerBugs = map[string]string{
-	// Seen in TestPartitionedDCRefusesWrites right after the heal: the pinned writer's retry of a
-	// client_id that was in flight when the DC was cut off is answered 500, the node logging
-	// `publish message: internal: nats: API error: code=409 err_code=10158 description=duplicate
-	// message id is in process`. It should be a retryable 503 (or wait for the first attempt's
-	// outcome). No acknowledged message is lost or doubled by it: the writer retries the same id.
-	haetae.EInternal: "500 internal for a retried send whose first attempt JetStream still has in process (409/10158)",
+	// Empty: the one seen so far (a retried send answered 500 for JetStream's 409/10158 "duplicate
+	// message id is in process" after a partition healed) is fixed: 10158 is now retried as transient.
 }
 
 // fatalErrors fails the test for any failure a retry cannot fix: a client error (4xx other than 429)

@@ -111,8 +111,30 @@ type MessageService interface {
 	// room with the same text, and the original is returned. Errors: not_found, invalid_client_id,
 	// invalid_text, idempotency_conflict, unavailable.
 	Send(ctx context.Context, caller, room, clientID, text string) (msg *Message, created bool, err error)
+	// SendBatch commits several text messages to one room at once, each with its own client_id, as
+	// Send would one by one; they share commits. Each item has its own result: one bad item does not
+	// fail the others. The batch itself fails only when the room is not the caller's (not_found) or it
+	// holds no items or more than SendBatchMax (invalid).
+	SendBatch(ctx context.Context, caller, room string, items []SendItem) ([]SendResult, error)
 	// History returns a page of messages and the cursor for the next page. Errors: not_found.
 	History(ctx context.Context, caller, room string, q HistoryQuery) ([]*Message, uint64, error)
+}
+
+// SendBatchMax is the most messages one SendBatch takes.
+const SendBatchMax = 100
+
+// SendItem is one message of a batch send.
+type SendItem struct {
+	ClientID string `json:"client_id"`
+	Text     string `json:"text"`
+}
+
+// SendResult is the outcome of one item of a batch send: the message and whether this call created it,
+// or the error that a Send of it alone would have returned.
+type SendResult struct {
+	Message *Message
+	Created bool
+	Err     error
 }
 
 // Event is an ephemeral room event, never stored: "typing", or "read" with the reader's seq.

@@ -64,6 +64,7 @@ func ParseClass(s string) (Class, error) {
 var routeClasses = map[string]Class{
 	// critical: the work a surge must not stop
 	"send":          Critical,
+	"send_batch":    Critical,
 	"redeem_gift":   Critical,
 	"return_rental": Critical,
 	"vehicle_event": Critical,

@@ -13,6 +13,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/node"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	Rooms int
 	// Subscribers follow the rooms over WebSockets; every room has at least one.
 	Subscribers int
+	// Batch, above 1, sends that many messages per request (POST .../messages/batch), all to one room;
+	// 0 or 1 sends one message per request.
+	Batch int
 	// Rate is the target of messages per second over all clients; 0 sends as fast as acknowledgements
 	// come back.
 	Rate float64
@@ -81,6 +85,7 @@ func (c *Config) setDefaults() {
 	if c.Rooms <= 0 {
 		c.Rooms = d.Rooms
 	}
+	c.Batch = min(max(c.Batch, 1), haetae.SendBatchMax)
 	if c.Subscribers < 0 {
 		c.Subscribers = 0
 	}
@@ -114,6 +119,7 @@ type ResultConfig struct {
 	Servers     []string `json:"servers,omitempty"`
 	InProcess   bool     `json:"in_process"`
 	Clients     int      `json:"clients"`
+	Batch       int      `json:"batch"`
 	Messages    int      `json:"messages"`
 	Rooms       int      `json:"rooms"`
 	Subscribers int      `json:"subscribers"`
@@ -180,6 +186,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 		Servers:     cfg.Servers,
 		InProcess:   len(cfg.Servers) == 0,
 		Clients:     cfg.Clients,
+		Batch:       cfg.Batch,
 		Messages:    cfg.Messages,
 		Rooms:       cfg.Rooms,
 		Subscribers: cfg.Subscribers,

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/haetae/haetae"
 	"github.com/haetae/haetae/client"
 	"github.com/haetae/haetae/node"
 )
@@ -172,7 +173,7 @@ func runHTTP(ctx context.Context, cfg Config, servers []string, progress io.Writ
 	expected := make([]int64, cfg.Rooms)
 	for i, ok := range r.acked {
 		if ok {
-			expected[i%cfg.Rooms]++
+			expected[r.roomOf(i)]++
 		}
 	}
 	drainUntil := time.Now().Add(cfg.DrainTimeout)
@@ -208,7 +209,7 @@ func runHTTP(ctx context.Context, cfg Config, servers []string, progress io.Writ
 		res.Duplicates += f.dups
 		res.OutOfOrder += f.ooo
 		for i, ok := range r.acked {
-			if ok && i%cfg.Rooms == f.room && f.seen[i/64]&(1<<(i%64)) == 0 {
+			if ok && r.roomOf(i) == f.room && f.seen[i/64]&(1<<(i%64)) == 0 {
 				res.Missing++
 			}
 		}
@@ -294,7 +295,7 @@ func (r *httpRun) receive(f *follower) {
 			continue
 		}
 		i, ok := messageIndex(m.ClientID)
-		if !ok || i >= r.cfg.Messages || i%r.cfg.Rooms != f.room {
+		if !ok || i >= r.cfg.Messages || r.roomOf(i) != f.room {
 			f.extra++
 			continue
 		}
@@ -347,12 +348,14 @@ func (r *httpRun) send(ctx context.Context, senders []*client.Client, res *HTTPR
 				mu.Unlock()
 			}()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Messages {
+				// Take the next block of messages: one, or with --batch a run of Batch for one room.
+				first := int(next.Add(int64(r.batch())) - int64(r.batch()))
+				if first >= cfg.Messages {
 					return
 				}
+				n := min(r.batch(), cfg.Messages-first)
 				if cfg.Rate > 0 {
-					at := start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					at := start.Add(time.Duration(float64(first) / cfg.Rate * float64(time.Second)))
 					if at.After(deadline) {
 						return
 					}
@@ -360,27 +363,28 @@ func (r *httpRun) send(ctx context.Context, senders []*client.Client, res *HTTPR
 						return
 					}
 				}
-				cid := "m" + strconv.Itoa(i)
+				room := r.roomIDs[r.roomOf(first)]
 				t0 := time.Now()
-				r.starts[i].Store(t0.UnixNano())
+				for i := first; i < first+n; i++ {
+					r.starts[i].Store(t0.UnixNano())
+				}
 				sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-				msg, _, err := c.Send(sctx, r.roomIDs[i%cfg.Rooms], cid, r.messageText(i))
+				errsOf := r.sendBlock(sctx, c, room, first, n)
 				cancel()
 				d := time.Since(t0)
-				sent++
-				if err == nil && (msg == nil || msg.ClientID != cid || msg.Room != r.roomIDs[i%cfg.Rooms]) {
-					err = fmt.Errorf("send %s was answered with another message: %+v", cid, msg)
-				}
-				if err != nil {
-					errs++
-					if firstErr == nil {
-						firstErr = err
+				for j, err := range errsOf {
+					sent++
+					if err != nil {
+						errs++
+						if firstErr == nil {
+							firstErr = err
+						}
+						continue
 					}
-					continue
+					r.acked[first+j] = true
+					mine = append(mine, int64(d))
+					bar.add(1)
 				}
-				r.acked[i] = true
-				mine = append(mine, int64(d))
-				bar.add(1)
 			}
 		}()
 	}
@@ -390,6 +394,48 @@ func (r *httpRun) send(ctx context.Context, senders []*client.Client, res *HTTPR
 		res.AckedPerSec = float64(res.Acked) / res.Seconds
 	}
 	return lat
+}
+
+// batch is how many messages one request carries: 1, or Config.Batch.
+func (r *httpRun) batch() int { return max(r.cfg.Batch, 1) }
+
+// roomOf is the room index of message i: round robin, by message or, with batches, by batch.
+func (r *httpRun) roomOf(i int) int { return (i / r.batch()) % r.cfg.Rooms }
+
+// sendBlock sends messages first..first+n-1 to room, one request each or one batch, and returns each
+// message's error (nil when acknowledged as itself).
+func (r *httpRun) sendBlock(ctx context.Context, c *client.Client, room string, first, n int) []error {
+	errs := make([]error, n)
+	check := func(i int, msg *haetae.Message) error {
+		if cid := "m" + strconv.Itoa(i); msg == nil || msg.ClientID != cid || msg.Room != room {
+			return fmt.Errorf("send %s was answered with another message: %+v", cid, msg)
+		}
+		return nil
+	}
+	if r.batch() == 1 {
+		msg, _, err := c.Send(ctx, room, "m"+strconv.Itoa(first), r.messageText(first))
+		if err == nil {
+			err = check(first, msg)
+		}
+		errs[0] = err
+		return errs
+	}
+	items := make([]haetae.SendItem, n)
+	for j := range items {
+		items[j] = haetae.SendItem{ClientID: "m" + strconv.Itoa(first+j), Text: r.messageText(first + j)}
+	}
+	res, err := c.SendBatch(ctx, room, items)
+	for j := range errs {
+		switch {
+		case err != nil:
+			errs[j] = err
+		case res[j].Err != nil:
+			errs[j] = res[j].Err
+		default:
+			errs[j] = check(first+j, res[j].Message)
+		}
+	}
+	return errs
 }
 
 // messageText is message i's text, TextBytes long.

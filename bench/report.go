@@ -49,7 +49,11 @@ func (r *Result) Print(w io.Writer) error {
 	if !c.InProcess {
 		fsync = "server's" // the remote node's setting is not known here
 	}
-	row(fmt.Sprintf("HTTP API send, %d clients", c.Clients), fsync, thousands(h.AckedPerSec), h.Acked, h.Seconds)
+	label := fmt.Sprintf("HTTP API send, %d clients", c.Clients)
+	if c.Batch > 1 {
+		label = fmt.Sprintf("HTTP API batches of %d, %d clients", c.Batch, c.Clients)
+	}
+	row(label, fsync, thousands(h.AckedPerSec), h.Acked, h.Seconds)
 	if !c.InProcess && len(r.Refs) > 0 {
 		b.WriteString("  (HTTP against a remote server; the references below ran on this machine)\n")
 	}

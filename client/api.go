@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/haetae/haetae"
 )
@@ -116,6 +119,76 @@ func (c *Client) Send(ctx context.Context, room, clientID, text string) (msg *ha
 		return nil, false, err
 	}
 	return &out, status == http.StatusCreated, nil
+}
+
+// SendBatch sends up to 100 messages to room in one request; they share the server's commits. Items
+// without a client_id get a random one. Each result is what Send would have returned for its item;
+// items the server answered 503 are sent again under the same client_id, with backoff, within the
+// client's retry budget, and keep their last error if they never land. The call itself fails only when
+// the request does (not_found for a room that is not the caller's, a transport failure past the budget).
+func (c *Client) SendBatch(ctx context.Context, room string, items []haetae.SendItem) ([]haetae.SendResult, error) {
+	items = slices.Clone(items)
+	for i := range items {
+		if items[i].ClientID == "" {
+			items[i].ClientID = newClientID()
+		}
+	}
+	out := make([]haetae.SendResult, len(items))
+	todo := make([]int, len(items))
+	for i := range todo {
+		todo[i] = i
+	}
+	deadline := time.Now().Add(c.budget)
+	for round := 1; ; round++ {
+		batch := make([]haetae.SendItem, len(todo))
+		for j, i := range todo {
+			batch[j] = items[i]
+		}
+		var resp struct {
+			Results []struct {
+				Status  int             `json:"status"`
+				Message *haetae.Message `json:"message"`
+				Error   *struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			} `json:"results"`
+		}
+		body := jsonBody(struct {
+			Messages []haetae.SendItem `json:"messages"`
+		}{batch})
+		if _, _, err := c.do(ctx, request{op: "send", method: http.MethodPost, path: roomPath(room, "/messages/batch"), body: body, auth: true}, &resp); err != nil {
+			return nil, err
+		}
+		if len(resp.Results) != len(todo) {
+			return nil, fmt.Errorf("send batch: %d results for %d messages", len(resp.Results), len(todo))
+		}
+		var again []int
+		for j, i := range todo {
+			r := resp.Results[j]
+			switch {
+			case (r.Status == http.StatusCreated || r.Status == http.StatusOK) && r.Message != nil:
+				out[i] = haetae.SendResult{Message: r.Message, Created: r.Status == http.StatusCreated}
+			default:
+				ae := &APIError{Status: r.Status, Code: codeOfStatus(r.Status)}
+				if r.Error != nil {
+					ae.Code, ae.Message = r.Error.Code, r.Error.Message
+				}
+				out[i] = haetae.SendResult{Err: ae}
+				if r.Status == http.StatusServiceUnavailable {
+					again = append(again, i)
+				}
+			}
+		}
+		wait := backoff(round)
+		if len(again) == 0 || time.Now().Add(wait).After(deadline) {
+			return out, nil
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return out, nil
+		}
+		todo = again
+	}
 }
 
 // History reads a page of room: messages after q.After ascending, or the q.Limit just below q.Before

@@ -30,6 +30,9 @@ type (
 		ClientID string `json:"client_id"`
 		Text     string `json:"text"`
 	}
+	sendBatchRequest struct {
+		Messages []haetae.SendItem `json:"messages"`
+	}
 	readRequest struct {
 		Seq *uint64 `json:"seq"`
 	}

@@ -122,6 +122,51 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// batchResult is one item of a batch send's answer: the status and body a send of it alone would have.
+type batchResult struct {
+	Status  int             `json:"status"`
+	Message *haetae.Message `json:"message,omitempty"`
+	Error   *errorDetail    `json:"error,omitempty"`
+}
+
+// handleSendBatch commits up to 100 messages to one room in one request. The answer is 200 with one
+// result per item, in order; a client retries the items whose status is 503 under the same client_id.
+func (s *Server) handleSendBatch(w http.ResponseWriter, r *http.Request) error {
+	room := r.PathValue("room")
+	if err := haetae.ValidRoomID(room); err != nil {
+		return err
+	}
+	var req sendBatchRequest
+	if err := s.decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Messages == nil {
+		return errRequired("messages")
+	}
+	results, err := s.Messages.SendBatch(r.Context(), caller(r), room, req.Messages)
+	if err != nil {
+		return err
+	}
+	out := make([]batchResult, len(results))
+	for i, res := range results {
+		switch {
+		case res.Err != nil:
+			code := haetae.ErrorCode(res.Err)
+			if StatusOf(code) >= 500 {
+				s.Logger.Error("batch item failed", "id", requestID(r), "room", room, "code", code, "err", res.Err)
+			}
+			out[i] = batchResult{Status: StatusOf(code), Error: &errorDetail{Code: code, Message: haetae.ErrorMessage(res.Err)}}
+		case res.Created:
+			out[i] = batchResult{Status: http.StatusCreated, Message: res.Message}
+			s.metrics.sent.Inc()
+		default:
+			out[i] = batchResult{Status: http.StatusOK, Message: res.Message}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+	return nil
+}
+
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	room := r.PathValue("room")
 	if err := haetae.ValidRoomID(room); err != nil {

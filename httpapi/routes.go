@@ -21,6 +21,9 @@ func (s *Server) routes() {
 		http.MethodGet:  {auth: true, name: "history", h: s.handleHistory},
 		http.MethodPost: {auth: true, write: true, name: "send", h: s.handleSend},
 	})
+	s.handle("/v1/rooms/{room}/messages/batch", map[string]method{
+		http.MethodPost: {auth: true, write: true, name: "send_batch", h: s.handleSendBatch},
+	})
 	s.handle("/v1/rooms/{room}/read", map[string]method{
 		http.MethodPost: {auth: true, write: true, name: "mark_read", h: s.handleMarkRead},
 	})

@@ -21,6 +21,7 @@ func benchCommand(env *Env) *ffcli.Command {
 	fs.IntVar(&cfg.Clients, "c", cfg.Clients, "concurrent sending `clients`, each its own user")
 	fs.IntVar(&cfg.Messages, "n", cfg.Messages, "`messages` to send in total")
 	fs.IntVar(&cfg.Rooms, "r", cfg.Rooms, "`rooms` the messages are spread over")
+	fs.IntVar(&cfg.Batch, "batch", 1, "messages per request, 1 to 100: above 1 each client sends batches of this many to one room (POST .../messages/batch)")
 	fs.IntVar(&cfg.Subscribers, "w", cfg.Subscribers, "WebSocket `subscribers` receiving the messages (every room has at least one)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "target `msgs/s` over all clients; 0 sends as fast as acknowledgements come back")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "stop sending after this long even if -n is not reached")

@@ -5,6 +5,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -75,6 +76,9 @@ type Config struct {
 	// Shedding, when set, says which priority classes this node sheds now and at what rate; the
 	// incident detectors report it. Nil: the API's limiter's ([httpapi.Server.Shedding]).
 	Shedding func() (classes []string, perSecond float64)
+	// StatusGrace is how long after start the detectors judge no data center lost: the others may
+	// still be starting (0: status.DefaultGrace, 10 s). Tests of detectors shorten it.
+	StatusGrace time.Duration
 
 	// Rentals are the fare rules and the closer's settings; the node wires their downtime.
 	Rentals jsstore.RentalConfig
@@ -321,7 +325,7 @@ func (n *Node) openIncidents(nodeName, dc string) {
 			Quorum:     n.NATS.Quorum,
 			Components: comps,
 			Start:      time.Now(),
-			Grace:      status.DefaultGrace,
+			Grace:      cmp.Or(cfg.StatusGrace, status.DefaultGrace),
 			After:      status.DefaultUnreachableAfter,
 		}
 	}

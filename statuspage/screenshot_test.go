@@ -82,12 +82,21 @@ func seed(tb testing.TB, store interface {
 // HAETAE_SCREENSHOT=path it keeps the picture there (docs/status-page.png is made so).
 func TestScreenshot(t *testing.T) {
 	browser := chromium(t)
-	c := testnode.MustCluster(t, 3)
+	cfgs := testnode.ClusterConfigs(t, 3)
+	for i := range cfgs {
+		cfgs[i].StatusGrace = time.Second // the detectors judge a silence a second after start
+	}
+	c := testnode.StartCluster(t, cfgs)
 	seed(t, c.Nodes[0].Store.Incidents, time.Now().UTC())
 	url := c.Nodes[0].URL() + "/status"
-	time.Sleep(11 * time.Second) // the detectors' start-up grace
 	c.Stop(2)
 	testnode.CheckFor(t, 20*time.Second, 200*time.Millisecond, func() error {
+		// The seeded history names dc3 too: wait for the live state, an open incident and dc3 lost.
+		var st haetae.Status
+		testnode.Do(t, "GET", c.Nodes[0].URL()+"/v1/status", "", nil).JSON(t, &st)
+		if st.Overall == haetae.StateOperational || len(st.OpenIncidents) == 0 {
+			return fmt.Errorf("the node does not see dc3 lost yet: overall %s, %d open incidents", st.Overall, len(st.OpenIncidents))
+		}
 		r := testnode.Do(t, "GET", url, "", nil)
 		if !strings.Contains(string(r.Body), "Data center dc3 unreachable") || !strings.Contains(string(r.Body), "Slow logins") {
 			return fmt.Errorf("the page does not show the lost DC and the seeded history yet")

@@ -207,6 +207,13 @@ func (s *Server) serveAdmitted(w http.ResponseWriter, r *http.Request, m method)
 	if class == admission.Exempt {
 		return s.serve(w, r, m)
 	}
+	if m.write {
+		// A write this node cannot take is refused before it waits for a slot: no_quorum tells the
+		// client to go to another data center, where overloaded would only tell it to wait.
+		if err := s.quorum(); err != nil {
+			return err
+		}
+	}
 	if wait, ok := s.clientRate(r); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		return haetae.Errorf(haetae.ERateLimited, "this client is over its rate; retry after %s", wait)

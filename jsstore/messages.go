@@ -116,8 +116,9 @@ func (m *MessageService) Send(ctx context.Context, caller, room, clientID, text 
 	return m.post(ctx, rec, caller, clientID, haetae.KindText, text)
 }
 
-// SendBatch implements [haetae.MessageService]. Every item is queued at once, so the items share the
-// shard's next commits (one atomic batch from 16 on) instead of paying for one each.
+// SendBatch implements [haetae.MessageService]. The items are queued one after another, in order, and
+// then awaited together, so they share the shard's next commits (one atomic batch from 16 on) instead of
+// paying for one each, and land in the room in the order given.
 func (m *MessageService) SendBatch(ctx context.Context, caller, room string, items []haetae.SendItem) ([]haetae.SendResult, error) {
 	if len(items) == 0 || len(items) > haetae.SendBatchMax {
 		return nil, haetae.Errorf(haetae.EInvalid, "a batch holds 1 to %d messages", haetae.SendBatchMax)
@@ -128,7 +129,7 @@ func (m *MessageService) SendBatch(ctx context.Context, caller, room string, ite
 	}
 	lim := m.s.cfg.Limits
 	out := make([]haetae.SendResult, len(items))
-	var wg sync.WaitGroup
+	queued := make([]*queuedSend, len(items))
 	for i, it := range items {
 		if err := lim.ValidClientID(it.ClientID); err != nil {
 			out[i].Err = err
@@ -138,18 +139,33 @@ func (m *MessageService) SendBatch(ctx context.Context, caller, room string, ite
 			out[i].Err = err
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i].Message, out[i].Created, out[i].Err = m.post(ctx, rec, caller, it.ClientID, haetae.KindText, it.Text)
-		}()
+		queued[i] = m.enqueue(ctx, rec, caller, it.ClientID, haetae.KindText, it.Text)
 	}
-	wg.Wait()
+	for i, q := range queued {
+		if q != nil {
+			out[i].Message, out[i].Created, out[i].Err = m.await(ctx, rec, q)
+		}
+	}
 	return out, nil
 }
 
 // post commits a message of any kind; services other than chat (gifts, system notices) use it too.
 func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, clientID, kind, text string) (*haetae.Message, bool, error) {
+	return m.await(ctx, rec, m.enqueue(ctx, rec, from, clientID, kind, text))
+}
+
+// queuedSend is a send handed to its shard's batcher (own) or found already on its way under the same
+// id (first), or refused before it was queued (err).
+type queuedSend struct {
+	msg   *haetae.Message
+	own   *pendingSend
+	first *pendingSend
+	err   error
+}
+
+// enqueue hands a send to its shard's batcher without waiting for the commit, so the sends of one
+// batch request reach the queue in the order they were given.
+func (m *MessageService) enqueue(ctx context.Context, rec *roomRecord, from, clientID, kind, text string) *queuedSend {
 	msg := &haetae.Message{Room: rec.ID, ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: m.s.cfg.Now().UTC()}
 	data := encodeMessage(storedMessage{ClientID: clientID, From: from, Kind: kind, Text: text, SentAt: msg.SentAt})
 	p := &pendingSend{msgID: rec.ID + "/" + subjectToken(from) + "/" + clientID, subject: roomSubject(rec), data: data, msg: msg, done: make(chan struct{})}
@@ -157,21 +173,13 @@ func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, client
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return nil, false, haetae.Errorf(haetae.EUnavailable, "this node is shutting down; retry on another")
+		return &queuedSend{msg: msg, err: haetae.Errorf(haetae.EUnavailable, "this node is shutting down; retry on another")}
 	}
 	if first, ok := m.inflight[p.msgID]; ok {
 		// The same id is already on its way (a client retrying before its first try was answered):
 		// wait for it and answer as a repeat.
 		m.mu.Unlock()
-		select {
-		case <-first.done:
-		case <-ctx.Done():
-			return nil, false, storeErr("send", ctx.Err())
-		}
-		if first.err != nil {
-			return nil, false, first.err
-		}
-		return m.repeat(ctx, rec, msg, first.seq)
+		return &queuedSend{msg: msg, first: first}
 	}
 	m.inflight[p.msgID] = p
 	m.mu.Unlock()
@@ -180,8 +188,29 @@ func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, client
 	case m.queues[rec.Shard] <- p:
 	case <-ctx.Done():
 		m.forget(p, storeErr("send", ctx.Err()))
-		return nil, false, p.err
+		return &queuedSend{msg: msg, err: p.err}
 	}
+	return &queuedSend{msg: msg, own: p}
+}
+
+// await waits for a queued send's commit and answers as a send does: the message and whether this
+// request created it.
+func (m *MessageService) await(ctx context.Context, rec *roomRecord, q *queuedSend) (*haetae.Message, bool, error) {
+	if q.err != nil {
+		return nil, false, q.err
+	}
+	if first := q.first; first != nil {
+		select {
+		case <-first.done:
+		case <-ctx.Done():
+			return nil, false, storeErr("send", ctx.Err())
+		}
+		if first.err != nil {
+			return nil, false, first.err
+		}
+		return m.repeat(ctx, rec, q.msg, first.seq)
+	}
+	p := q.own
 	select {
 	case <-p.done:
 	case <-ctx.Done():
@@ -192,12 +221,12 @@ func (m *MessageService) post(ctx context.Context, rec *roomRecord, from, client
 		return nil, false, p.err
 	}
 	if p.dup {
-		orig, _, err := m.repeat(ctx, rec, msg, p.seq)
+		orig, _, err := m.repeat(ctx, rec, q.msg, p.seq)
 		// A duplicate of our own unanswered attempt is this request's message, created by it.
 		return orig, p.retried && err == nil, err
 	}
-	msg.Seq = p.seq
-	return msg, true, nil
+	q.msg.Seq = p.seq
+	return q.msg, true, nil
 }
 
 func (m *MessageService) forget(p *pendingSend, err error) {

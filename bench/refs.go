@@ -112,6 +112,20 @@ func runRef(ctx context.Context, cfg Config, k refKind, progress io.Writer) RefR
 	if err != nil {
 		return fail(fmt.Errorf("create stream: %w", err))
 	}
+	// A stream just created may have no leader yet (an R3 stream elects one after creation), and a
+	// publish before then gets "no responders": one acknowledged publish, not timed, says it is ready.
+	for {
+		actx, acancel := context.WithTimeout(sctx, 2*time.Second)
+		_, err = js.Publish(actx, refSubject, []byte("ready"))
+		acancel()
+		if err == nil || sctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("stream not ready: %w", err))
+	}
 	fsync := "fsync " + res.Fsync
 	if k.replicas > 1 {
 		fsync = "R3, fsync always"

@@ -14,6 +14,11 @@ const (
 	DefaultThrottleK = 2
 	// DefaultThrottleWindow is how far back the throttle counts requests and accepts.
 	DefaultThrottleWindow = time.Minute
+	// ThrottleMinRequests is how many requests of one operation to one endpoint the window must hold
+	// before the throttle refuses any: the SRE book's rule is meant for a client's stream of requests,
+	// and on a handful it would refuse a lone call's retries (after two 503s it already holds back two
+	// in three), starving a call that the node would take a second later.
+	ThrottleMinRequests = 10
 	// DefaultRetryRatio is the share of retries among the requests of one operation: at most one retry
 	// for every ten first attempts in the last ten seconds, beyond the reserve.
 	DefaultRetryRatio = 0.1
@@ -25,7 +30,8 @@ const (
 // WithThrottle sets the adaptive client-side throttle of the Google SRE book ("Handling Overload"): per
 // endpoint and operation, the client counts over the last window the requests it made and those the
 // server accepted (answered with anything but 503 or 429), and refuses a new attempt itself, without
-// sending it, with probability max(0, (requests − k·accepts) / (requests + 1)), at most 0.9. A server
+// sending it, with probability max(0, (requests − k·accepts) / (requests + 1)), at most 0.9, once the
+// window holds [ThrottleMinRequests] requests. A server
 // that sheds most of a client's requests thus sees that client back off to about k times what it
 // accepts, and a surge of retries never reaches it. k <= 0 turns the throttle off.
 func WithThrottle(k float64, window time.Duration) Option {
@@ -72,7 +78,7 @@ func (c *Client) throttle(base, op string) adaptivethrottler.AdaptiveThrottler[a
 		// failsafe-go computes max(0, requests − accepts/s) / (requests + 1) with s its success-rate
 		// threshold: s = 1/k is the SRE book's rule.
 		t = adaptivethrottler.NewBuilder[any]().
-			WithFailureRateThreshold(1-1/max(c.throttleK, 1), 0, c.throttleWindow).
+			WithFailureRateThreshold(1-1/max(c.throttleK, 1), ThrottleMinRequests, c.throttleWindow).
 			WithMaxRejectionRate(0.9).
 			Build()
 		g.throttles[key] = t

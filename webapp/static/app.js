@@ -15,6 +15,7 @@ const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 const THROTTLE_WINDOW_MS = 120000;
 const THROTTLE_K = 2;            // the SRE book's K: accept up to K requests per server accept
+const THROTTLE_MIN = 10;         // requests in the window before it refuses any: a lone call's retries pass
 const ROOMS_EVERY_MS = 15000;
 const MAX_ENDPOINTS = 32;
 const STORE = "haetae.web";
@@ -45,7 +46,8 @@ class APIError extends Error {
 // ---- bounded retries ------------------------------------------------------------------------------
 
 // throttle is the adaptive client-side throttle: over the last two minutes, a call is refused locally
-// with probability max(0, (requests - K*accepts) / (requests + 1)). An answer of any kind but 503 (or no
+// with probability max(0, (requests - K*accepts) / (requests + 1)) once it counts THROTTLE_MIN requests
+// (on fewer, the rule would hold back a lone call's retries). An answer of any kind but 503 (or no
 // answer at all) counts as an accept.
 const throttle = {
   events: [], // {t, accepted}
@@ -56,6 +58,7 @@ const throttle = {
     const now = Date.now();
     this.prune(now);
     const requests = this.events.length;
+    if (requests < THROTTLE_MIN) return true;
     const accepts = this.events.filter((e) => e.accepted).length;
     const p = Math.max(0, (requests - THROTTLE_K * accepts) / (requests + 1));
     return Math.random() >= p;

@@ -524,7 +524,7 @@ func UptimeDays(component string, incidents []*Incident, days int, now time.Time
 			}
 		}
 	}
-	down, degraded = union(down), union(degraded)
+	down, degraded = MergeIntervals(down), MergeIntervals(degraded)
 	u := Uptime{Component: component}
 	var totalDown, span time.Duration
 	for d := 0; d < days; d++ {
@@ -554,22 +554,6 @@ func UptimeDays(component string, incidents []*Incident, days int, now time.Time
 		u.Percent = math.Max(0, 100*(1-float64(totalDown)/float64(span)))
 	}
 	return u
-}
-
-// union merges overlapping intervals.
-func union(ivs []Interval) []Interval {
-	sort.Slice(ivs, func(i, j int) bool { return ivs[i].From.Before(ivs[j].From) })
-	var out []Interval
-	for _, iv := range ivs {
-		if n := len(out); n > 0 && !iv.From.After(out[n-1].To) {
-			if iv.To.After(out[n-1].To) {
-				out[n-1].To = iv.To
-			}
-			continue
-		}
-		out = append(out, iv)
-	}
-	return out
 }
 
 // overlap is how much of [from, to) the (disjoint) intervals cover.
